@@ -1,0 +1,75 @@
+"""The PyROOT side: loading the library and the Pythonic ``Parse`` entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from . import errors
+from ._library import candidates
+
+log = logging.getLogger(__name__)
+
+_state: dict[str, Any] = {}
+
+
+def _load() -> Any:
+    """Load libSofiePyTorch into ROOT once; return the C++ namespace SOFIE::PyTorch."""
+    if "namespace" in _state:
+        return _state["namespace"]
+    import ROOT
+
+    tried = []
+    for path in candidates():
+        if os.sep in path and not os.path.exists(path):
+            continue
+        if ROOT.gSystem.Load(path) >= 0:
+            log.debug("loaded %s", path)
+            break
+        tried.append(path)
+    else:
+        raise errors.SofiePyTorchError(
+            "libSofiePyTorch could not be loaded (tried: " + ", ".join(tried) + "); build it "
+            "with `make` or set SOFIE_PYTORCH_LIBRARY to its path"
+        )
+    if not ROOT.gInterpreter.Declare('#include "TMVA/RModelParser_PyTorch.h"'):
+        raise errors.SofiePyTorchError("cling could not read TMVA/RModelParser_PyTorch.h")
+    _state["namespace"] = ROOT.SOFIE.PyTorch
+    _state["cpp_parse"] = ROOT.SOFIE.PyTorch.ParsePython
+    return _state["namespace"]
+
+
+def _reraise(exc: BaseException) -> None:
+    """Turn the C++ ParseError back into the package's exception class."""
+    kind = getattr(exc, "kind", None)
+    name = str(kind()) if callable(kind) else ""
+    message = str(exc.what()) if hasattr(exc, "what") else str(exc)
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, errors.SofiePyTorchError):
+        if cls is errors.UnsupportedOperatorError:
+            raise cls(message, {}) from None
+        raise cls(message) from None
+    raise errors.SofiePyTorchError(f"{name or type(exc).__name__}: {message}") from None
+
+
+def parse(model: object, input_shapes: object, dtypes: object = None) -> Any:
+    """Parse a model into a SOFIE RModel; the arguments stay Python objects."""
+    _load()
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    try:
+        return _state["cpp_parse"](model, input_shapes, dtypes)
+    except Exception as exc:  # noqa: BLE001 - cppyy raises the C++ exception class
+        if type(exc).__name__ == "ParseError":
+            _reraise(exc)
+        raise
+
+
+def register() -> None:
+    """Make ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse the Pythonic parse()."""
+    namespace = _load()
+    if getattr(namespace.Parse, "__module__", None) == __name__:
+        return
+    _state["cpp_overloads"] = namespace.Parse
+    namespace.Parse = parse

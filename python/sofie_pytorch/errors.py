@@ -1,0 +1,39 @@
+"""Exceptions raised by the converter.
+
+Every error a user can cause derives from :class:`SofiePyTorchError`, so one
+``except`` catches them all; the subclasses say which input was wrong. The C++
+side keeps the class name, so PyROOT and C++ callers see the same distinction.
+"""
+
+from __future__ import annotations
+
+
+class SofiePyTorchError(Exception):
+    """Base class of every error the converter raises on purpose."""
+
+
+class ModelLoadError(SofiePyTorchError):
+    """The file (or object) is not a PyTorch model the converter can read."""
+
+
+class InputSpecError(SofiePyTorchError, ValueError):
+    """The input shapes or dtypes do not fit the model or are not valid."""
+
+
+class TracingError(SofiePyTorchError):
+    """Torch could not run or export the model on the given inputs."""
+
+
+class UnsupportedOperatorError(SofiePyTorchError):
+    """The model uses operators that SOFIE cannot generate code for.
+
+    ``operators`` maps each unsupported operator to the places it occurs.
+    """
+
+    def __init__(self, message: str, operators: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.operators = operators
+
+
+class OutputError(SofiePyTorchError, OSError):
+    """The generated code could not be written where it was asked to go."""

@@ -1,0 +1,114 @@
+"""Input specifications: the shapes and dtypes a caller gives, checked and normalised."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .dtypes import canonical_dtype, torch_dtype
+from .errors import InputSpecError
+
+# One example input is allocated per model input to run the model once; past this many
+# elements the shape is a typo, not a model (2**28 floats is 1 GiB).
+MAX_ELEMENTS = 2**28
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input: its name in the generated code, shape and SOFIE dtype name."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    def example(self, generator: torch.Generator) -> torch.Tensor:
+        """A deterministic example tensor, used only to run the model once."""
+        dt = torch_dtype(self.dtype)
+        if dt.is_floating_point:
+            return torch.randn(self.shape, generator=generator, dtype=dt)
+        if dt == torch.bool:
+            return torch.randint(0, 2, self.shape, generator=generator).to(torch.bool)
+        # Integer inputs are usually indices: keep them small and non-negative.
+        return torch.randint(0, 2, self.shape, generator=generator, dtype=dt)
+
+
+def _dimension(value: object, where: str) -> int:
+    if isinstance(value, bool):
+        raise InputSpecError(f"{where}: {value!r} is not a dimension (a positive integer)")
+    try:
+        dim = operator.index(value)
+    except TypeError:
+        raise InputSpecError(
+            f"{where}: {value!r} is not a dimension (a positive integer)"
+        ) from None
+    if dim == 0:
+        raise InputSpecError(f"{where}: a dimension of 0 gives an empty tensor; use sizes >= 1")
+    if dim < 0:
+        raise InputSpecError(f"{where}: negative dimension {dim}; use sizes >= 1")
+    return dim
+
+
+def normalise_shapes(shapes: object) -> list[tuple[int, ...]]:
+    """Check a user's shape list (a sequence of sequences of ints) and return tuples."""
+    if shapes is None or isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
+        raise InputSpecError(
+            "input shapes must be a list with one shape per model input, e.g. [[1, 10]]"
+        )
+    if len(shapes) == 0:
+        raise InputSpecError(
+            "no input shapes given: pass one shape per model input, e.g. [[1, 10]]"
+        )
+    result = []
+    for i, shape in enumerate(shapes):
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+            raise InputSpecError(
+                f"shape of input {i} must be a list of integers, e.g. [1, 10], not {shape!r}"
+            )
+        if len(shape) == 0:
+            raise InputSpecError(
+                f"shape of input {i} is empty: scalar inputs are not supported, use [1]"
+            )
+        dims = tuple(_dimension(d, f"shape of input {i}") for d in shape)
+        elements = 1
+        for d in dims:
+            elements *= d
+        if elements > MAX_ELEMENTS:
+            raise InputSpecError(
+                f"shape of input {i} {list(dims)} has {elements} elements, more than the "
+                f"limit of {MAX_ELEMENTS}: check the shape"
+            )
+        result.append(dims)
+    return result
+
+
+def normalise_dtypes(dtypes: object, count: int) -> list[str]:
+    """One SOFIE dtype name per input; missing dtypes default to float."""
+    if dtypes is None:
+        return ["float"] * count
+    if isinstance(dtypes, (str, bytes)) or not isinstance(dtypes, Sequence):
+        dtypes = [dtypes]
+    if len(dtypes) == 0:
+        return ["float"] * count
+    if len(dtypes) == 1 and count > 1:
+        dtypes = list(dtypes) * count
+    if len(dtypes) != count:
+        raise InputSpecError(
+            f"{len(dtypes)} dtypes given for {count} inputs: give one per input, or one for all"
+        )
+    return [canonical_dtype(d) for d in dtypes]
+
+
+def make_specs(names: Sequence[str], shapes: object, dtypes: object) -> list[InputSpec]:
+    """Match the caller's shapes and dtypes with the model's input names."""
+    dims = normalise_shapes(shapes)
+    if len(dims) != len(names):
+        listed = ", ".join(names) if names else "none"
+        raise InputSpecError(
+            f"{len(dims)} input shapes given, but the model takes {len(names)} "
+            f"input(s) ({listed}): give one shape per input"
+        )
+    types = normalise_dtypes(dtypes, len(dims))
+    return [InputSpec(n, s, t) for n, s, t in zip(names, dims, types)]

@@ -1,0 +1,61 @@
+"""The tracing script: from a PyTorch model and input shapes to an ONNX graph for SOFIE.
+
+This is the entry point the C++ parser calls (``export_for_sofie``). It takes real
+Python objects as arguments; nothing the user typed is ever turned into code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import onnx
+
+from . import onnx_export, rewrites, sources, support
+from .specs import InputSpec, make_specs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TracedModel:
+    """A model traced and checked: its ONNX graph is ready for SOFIE's parser."""
+
+    name: str
+    inputs: list[InputSpec]
+    graph: onnx.ModelProto
+
+    def serialized(self) -> bytes:
+        return self.graph.SerializeToString()
+
+
+def _module_types(model: sources.LoadedModel) -> dict[str, str]:
+    """Module path -> class name, to tell users which layer an operator sits in."""
+    types = {}
+    for path, module in model.module.named_modules():
+        types[path] = getattr(module, "original_name", type(module).__name__)
+    return types
+
+
+def trace(
+    source: object, shapes: object, dtypes: object, supported: Iterable[str]
+) -> TracedModel:
+    """Load, run and export the model; rewrite and check its graph for SOFIE."""
+    supported = set(supported)
+    model = sources.load(source)
+    specs = make_specs(model.input_names, shapes, dtypes)
+    proto = onnx_export.export(model, specs)
+    rewritten = rewrites.apply(proto.graph, supported)
+    if rewritten:
+        log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
+    support.check(proto.graph, supported, _module_types(model))
+    return TracedModel(model.name, specs, proto)
+
+
+def export_for_sofie(
+    source: object, shapes: object, dtypes: object, supported: Iterable[str]
+) -> tuple[bytes, str]:
+    """What the C++ parser calls: the serialized ONNX model and the model's name."""
+    traced = trace(source, shapes, dtypes, supported)
+    return traced.serialized(), traced.name

@@ -1,0 +1,143 @@
+// PyTorch -> SOFIE RModel: the Python package traces the model into an ONNX graph
+// (checked, rewritten for SOFIE), and SOFIE's own ONNX parser builds the RModel from it.
+#include "TMVA/RModelParser_PyTorch.h"
+
+#include "EmbeddedPython.hxx"
+
+#include "SOFIE/RModelParser_ONNX.hxx"
+
+#include <sstream>
+#include <utility>
+
+namespace SOFIE {
+namespace PyTorch {
+
+ParseError::ParseError(const std::string &kind, const std::string &message)
+   : std::runtime_error(message), fKind(kind)
+{
+}
+
+std::vector<std::string> SupportedOnnxOperators()
+{
+   return RModelParser_ONNX().GetRegisteredOperators();
+}
+
+namespace {
+
+using detail::Check;
+using detail::PyRef;
+
+struct TracedGraph {
+   std::string onnx; // serialized ONNX ModelProto
+   std::string name; // model name, a C++ identifier
+};
+
+PyRef StringList(const std::vector<std::string> &values)
+{
+   PyRef list = Check(PyRef::Steal(PyList_New(0)), "building a list");
+   for (const auto &value : values) {
+      PyRef item = Check(PyRef::Steal(PyUnicode_FromStringAndSize(value.data(), value.size())), "building a list");
+      if (PyList_Append(list.get(), item.get()) != 0)
+         detail::ThrowPythonError("building a list");
+   }
+   return list;
+}
+
+PyRef ShapeList(const std::vector<std::vector<size_t>> &shapes)
+{
+   PyRef list = Check(PyRef::Steal(PyList_New(0)), "building the shape list");
+   for (const auto &shape : shapes) {
+      PyRef dims = Check(PyRef::Steal(PyList_New(0)), "building the shape list");
+      for (size_t dim : shape) {
+         PyRef item = Check(PyRef::Steal(PyLong_FromSize_t(dim)), "building the shape list");
+         if (PyList_Append(dims.get(), item.get()) != 0)
+            detail::ThrowPythonError("building the shape list");
+      }
+      if (PyList_Append(list.get(), dims.get()) != 0)
+         detail::ThrowPythonError("building the shape list");
+   }
+   return list;
+}
+
+std::vector<std::string> DtypeNames(const std::vector<ETensorType> &types)
+{
+   std::vector<std::string> names;
+   for (ETensorType type : types)
+      names.push_back(ConvertTypeToString(type));
+   return names;
+}
+
+/// Call the tracing script with Python objects; the GIL must be held.
+TracedGraph Trace(PyObject *model, PyObject *shapes, PyObject *dtypes)
+{
+   PyRef tracing = detail::ImportTracingModule();
+   PyRef function = Check(PyRef::Steal(PyObject_GetAttrString(tracing.get(), "export_for_sofie")),
+                          "finding sofie_pytorch.tracing.export_for_sofie");
+   PyRef supported = StringList(SupportedOnnxOperators());
+   PyRef result = PyRef::Steal(
+      PyObject_CallFunctionObjArgs(function.get(), model, shapes, dtypes, supported.get(), nullptr));
+   if (!result)
+      detail::ThrowPythonError("tracing the PyTorch model");
+   char *data = nullptr;
+   Py_ssize_t size = 0;
+   const char *name = nullptr;
+   // Borrowed items of a tuple we own: valid while `result` lives.
+   if (!PyTuple_Check(result.get()) || PyTuple_Size(result.get()) != 2 ||
+       PyBytes_AsStringAndSize(PyTuple_GetItem(result.get(), 0), &data, &size) != 0 ||
+       !(name = PyUnicode_AsUTF8(PyTuple_GetItem(result.get(), 1)))) {
+      if (PyErr_Occurred())
+         detail::ThrowPythonError("reading the traced graph");
+      throw ParseError("PythonError", "the tracing script returned something other than (bytes, str)");
+   }
+   return {std::string(data, size), name};
+}
+
+RModel BuildModel(const TracedGraph &graph)
+{
+   std::istringstream stream(graph.onnx);
+   RModelParser_ONNX parser;
+   try {
+      return parser.Parse(stream, graph.name);
+   } catch (const std::exception &e) {
+      throw ParseError("SofieError", "SOFIE could not build model '" + graph.name +
+                                        "' from the traced graph: " + e.what());
+   }
+}
+
+} // namespace
+
+RModel Parse(const std::string &filename, const std::vector<std::vector<size_t>> &inputShapes,
+             const std::vector<ETensorType> &inputTypes)
+{
+   detail::EnsureInterpreter();
+   TracedGraph graph;
+   {
+      detail::GilGuard gil;
+      // The file name goes to Python as a str object, decoded like os.fsdecode does.
+      PyRef path = Check(PyRef::Steal(PyUnicode_DecodeFSDefaultAndSize(filename.data(), filename.size())),
+                         "decoding the file name");
+      PyRef shapes = ShapeList(inputShapes);
+      PyRef dtypes = StringList(DtypeNames(inputTypes));
+      graph = Trace(path.get(), shapes.get(), dtypes.get());
+   }
+   return BuildModel(graph);
+}
+
+RModel Parse(const std::string &filename, const std::vector<std::vector<size_t>> &inputShapes)
+{
+   return Parse(filename, inputShapes, {});
+}
+
+RModel ParsePython(PyObject *model, PyObject *shapes, PyObject *dtypes)
+{
+   detail::EnsureInterpreter();
+   TracedGraph graph;
+   {
+      detail::GilGuard gil;
+      graph = Trace(model ? model : Py_None, shapes ? shapes : Py_None, dtypes ? dtypes : Py_None);
+   }
+   return BuildModel(graph);
+}
+
+} // namespace PyTorch
+} // namespace SOFIE
