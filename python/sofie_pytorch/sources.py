@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,11 @@ def _schema_input_names(module: torch.jit.ScriptModule) -> list[str]:
 
 def _load_torchscript(path: Path) -> torch.nn.Module:
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        # TorchScript is deprecated in torch 2.13 but it is what TMVA saves: the user
+        # chose the format, the warning would only be noise from inside the converter.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - torch raises many unrelated types here
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(

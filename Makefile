@@ -1,0 +1,50 @@
+# The two commands: `make demo` and `make test`. Both set everything up first
+# (Debian packages, .venv, the SOFIE engine, the build) and redo only what changed.
+
+PYTHON_BASE ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+BUILD       := build
+JOBS        ?= 2
+
+.PHONY: all setup system venv build demo test test-cpp test-python lint clean
+
+all: build
+
+setup: build
+
+system:
+	@tools/install-system-deps.sh
+
+# The stamp records that requirements.txt was installed; it is redone when it changes.
+$(VENV)/.requirements.stamp: requirements.txt | system
+	@[ -x $(PY) ] || $(PYTHON_BASE) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.requirements.stamp
+
+$(BUILD)/CMakeCache.txt: $(VENV)/.requirements.stamp CMakeLists.txt
+	cmake -S . -B $(BUILD) -DPython3_EXECUTABLE=$(abspath $(PY))
+
+# Builds the engine (first time only), the plugin and the tests; puts the package on
+# the environment's path and the library on ROOT's, so that activating .venv is enough.
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+	@$(PY) -c 'import sysconfig, pathlib; \
+	  pathlib.Path(sysconfig.get_path("purelib"), "sofie_pytorch_dev.pth").write_text("$(abspath python)\n")'
+
+demo: build
+	$(PY) examples/demo.py
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+	$(PY) -m pytest test/python
+
+lint: venv
+	$(PY) -m pip install --quiet ruff
+	$(VENV)/bin/ruff check python test examples
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,144 @@
+#include "GeneratedCode.hxx"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace sofie_pytorch_test {
+
+namespace {
+
+std::vector<float> ReadFloats(const fs::path &file)
+{
+   std::ifstream in(file, std::ios::binary);
+   if (!in)
+      throw std::runtime_error("cannot read " + file.string());
+   in.seekg(0, std::ios::end);
+   const auto bytes = static_cast<size_t>(in.tellg());
+   in.seekg(0);
+   std::vector<float> values(bytes / sizeof(float));
+   in.read(reinterpret_cast<char *>(values.data()), values.size() * sizeof(float));
+   return values;
+}
+
+void WriteFloats(const fs::path &file, const std::vector<float> &values)
+{
+   std::ofstream out(file, std::ios::binary);
+   out.write(reinterpret_cast<const char *>(values.data()), values.size() * sizeof(float));
+   if (!out)
+      throw std::runtime_error("cannot write " + file.string());
+}
+
+/// The driver: reads the inputs, runs Session::infer, writes the outputs. infer returns a
+/// vector for one output and a vector of vectors for several; Collect takes both.
+std::string DriverSource(const std::string &name, size_t nInputs)
+{
+   std::ostringstream src;
+   src << "#include \"" << name << ".hxx\"\n"
+       << "#include <fstream>\n#include <string>\n#include <vector>\n"
+       << "static std::vector<float> Read(const std::string &f) {\n"
+       << "  std::ifstream in(f, std::ios::binary); in.seekg(0, std::ios::end);\n"
+       << "  std::vector<float> v(size_t(in.tellg()) / sizeof(float)); in.seekg(0);\n"
+       << "  in.read(reinterpret_cast<char *>(v.data()), v.size() * sizeof(float)); return v; }\n"
+       << "static void Collect(const std::vector<float> &v, std::vector<std::vector<float>> &o) { o.push_back(v); }\n"
+       << "static void Collect(const std::vector<std::vector<float>> &v, std::vector<std::vector<float>> &o) {\n"
+       << "  o.insert(o.end(), v.begin(), v.end()); }\n"
+       << "int main(int, char **argv) {\n"
+       << "  const std::string dir = argv[1];\n"
+       << "  SOFIE_" << name << "::Session session(dir + \"/" << name << ".dat\");\n";
+   for (size_t i = 0; i < nInputs; ++i)
+      src << "  auto in" << i << " = Read(dir + \"/in" << i << ".bin\");\n";
+   src << "  std::vector<std::vector<float>> outs;\n  Collect(session.infer(";
+   for (size_t i = 0; i < nInputs; ++i)
+      src << (i ? ", " : "") << "in" << i << ".data()";
+   src << "), outs);\n"
+       << "  for (size_t i = 0; i < outs.size(); ++i) {\n"
+       << "    std::ofstream out(dir + \"/out\" + std::to_string(i) + \".bin\", std::ios::binary);\n"
+       << "    out.write(reinterpret_cast<const char *>(outs[i].data()), outs[i].size() * sizeof(float)); }\n"
+       << "  return 0;\n}\n";
+   return src.str();
+}
+
+void Run(const std::string &command)
+{
+   if (std::system(command.c_str()) != 0)
+      throw std::runtime_error("command failed: " + command);
+}
+
+} // namespace
+
+std::vector<std::string> ReadManifest(const std::string &dir)
+{
+   std::ifstream in(fs::path(dir) / "MANIFEST");
+   std::vector<std::string> names;
+   for (std::string line; std::getline(in, line);)
+      if (!line.empty())
+         names.push_back(line);
+   return names;
+}
+
+ModelData ReadModelData(const std::string &dir, const std::string &name)
+{
+   ModelData data;
+   data.name = name;
+   std::ifstream spec(fs::path(dir) / (name + ".spec"));
+   if (!spec)
+      throw std::runtime_error("no spec for model " + name + " in " + dir);
+   size_t nOutputs = 0;
+   for (std::string key; spec >> key;) {
+      if (key == "input") {
+         std::string dims;
+         spec >> dims;
+         std::vector<size_t> shape;
+         std::istringstream parts(dims);
+         for (std::string d; std::getline(parts, d, ',');)
+            shape.push_back(std::stoul(d));
+         data.shapes.push_back(shape);
+      } else if (key == "outputs") {
+         spec >> nOutputs;
+      }
+   }
+   for (size_t i = 0; i < data.shapes.size(); ++i)
+      data.inputs.push_back(ReadFloats(fs::path(dir) / (name + ".in" + std::to_string(i) + ".bin")));
+   for (size_t i = 0; i < nOutputs; ++i)
+      data.torchOutputs.push_back(ReadFloats(fs::path(dir) / (name + ".out" + std::to_string(i) + ".bin")));
+   return data;
+}
+
+TempDir::TempDir()
+{
+   std::string pattern = (fs::temp_directory_path() / "sofie_pytorch_test_XXXXXX").string();
+   if (!mkdtemp(pattern.data()))
+      throw std::runtime_error("cannot create a temporary directory");
+   fPath = pattern;
+}
+
+TempDir::~TempDir()
+{
+   std::error_code ignored;
+   fs::remove_all(fPath, ignored);
+}
+
+std::vector<std::vector<float>> CompileAndRun(const std::string &dir, const std::string &name,
+                                              const std::vector<std::vector<float>> &inputs)
+{
+   const fs::path base(dir);
+   std::ofstream(base / "driver.cxx") << DriverSource(name, inputs.size());
+   for (size_t i = 0; i < inputs.size(); ++i)
+      WriteFloats(base / ("in" + std::to_string(i) + ".bin"), inputs[i]);
+   // Plain C++17 and the system's OpenBLAS: what a user's analysis code would use.
+   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O2 -I" + dir + " " + (base / "driver.cxx").string() +
+       " -o " + (base / "driver").string() + " " + SOFIE_PYTORCH_TEST_BLAS);
+   Run((base / "driver").string() + " " + dir);
+   std::vector<std::vector<float>> outputs;
+   for (size_t i = 0; fs::exists(base / ("out" + std::to_string(i) + ".bin")); ++i)
+      outputs.push_back(ReadFloats(base / ("out" + std::to_string(i) + ".bin")));
+   return outputs;
+}
+
+} // namespace sofie_pytorch_test
