@@ -14,16 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-import warnings
-
 warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
-import ROOT  # noqa: E402, I001 - ROOT before the plugin, as users write it
+import ROOT  # noqa: E402 - ROOT before the plugin, as users write it
 import sofie_pytorch  # noqa: E402, F401 - registers the parser with ROOT
 
 BATCH, FEATURES = 4, 4
@@ -36,7 +35,8 @@ DRIVER = r"""
 #include <vector>
 int main() {
    std::vector<float> x(@SIZE@);
-   std::ifstream("input.bin", std::ios::binary).read(reinterpret_cast<char *>(x.data()), x.size() * sizeof(float));
+   std::ifstream in("input.bin", std::ios::binary);
+   in.read(reinterpret_cast<char *>(x.data()), x.size() * sizeof(float));
    SOFIE_classifier::Session session("classifier.dat");
    for (float y : session.infer(x.data())) std::printf("%.9g\n", y);
 }

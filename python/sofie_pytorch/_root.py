@@ -60,7 +60,7 @@ def parse(model: object, input_shapes: object, dtypes: object = None) -> Any:
         model = os.fspath(model)
     try:
         return _state["cpp_parse"](model, input_shapes, dtypes)
-    except Exception as exc:  # noqa: BLE001 - cppyy raises the C++ exception class
+    except Exception as exc:
         if type(exc).__name__ == "ParseError":
             _reraise(exc)
         raise

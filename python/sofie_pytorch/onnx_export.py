@@ -61,7 +61,7 @@ def run_model(model: LoadedModel, inputs: Sequence[torch.Tensor]) -> list[torch.
             return _flatten(model.module(*inputs))
     except TracingError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the model's own code may raise anything
+    except Exception as exc:
         shapes = ", ".join(str(list(t.shape)) for t in inputs)
         raise TracingError(
             f"the model failed on inputs of shape {shapes}: {_essential(exc)}"
@@ -93,7 +93,7 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
                 do_constant_folding=True,
                 operator_export_type=torch.onnx.OperatorExportTypes.ONNX_FALLTHROUGH,
             )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
     finally:
         model.module.train(was_training)

@@ -92,7 +92,7 @@ def _load_torchscript(path: Path) -> torch.nn.Module:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.load(str(path), map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - torch raises many unrelated types here
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"{path}: not a readable TorchScript file ({first}); it may be truncated or "
@@ -103,7 +103,7 @@ def _load_torchscript(path: Path) -> torch.nn.Module:
 def _load_exported(path: Path) -> torch.export.ExportedProgram:
     try:
         return torch.export.load(str(path))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"{path}: not a readable torch.export archive ({first}); save it again with "

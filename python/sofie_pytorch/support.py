@@ -61,7 +61,9 @@ def check(
     lines = []
     for op, places in sorted(found.items()):
         unique = list(dict.fromkeys(places))
-        shown = ", ".join(unique[:5]) + (f", ... ({len(unique) - 5} more)" if len(unique) > 5 else "")
+        shown = ", ".join(unique[:5])
+        if len(unique) > 5:
+            shown += f", ... ({len(unique) - 5} more)"
         lines.append(f"  {op} x{len(places)} in {shown}")
     raise UnsupportedOperatorError(
         f"the model uses {len(found)} operator(s) SOFIE cannot generate code for:\n"

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import ROOT
 import pytest
+import ROOT
+import sofie_pytorch
 import torch
 from helpers import save_zoo_model
-from torch import nn
-
-import sofie_pytorch
 from sofie_pytorch import (
     InputSpecError,
     ModelLoadError,
     TracingError,
     UnsupportedOperatorError,
 )
+from torch import nn
 
 PyTorch = ROOT.TMVA.Experimental.SOFIE.PyTorch
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ROOT
 import pytest
+import ROOT
+import sofie_pytorch
 import zoo
 from helpers import assert_matches_torch, run_jit, save_zoo_model
-
-import sofie_pytorch
 
 PyTorch = ROOT.TMVA.Experimental.SOFIE.PyTorch
 
