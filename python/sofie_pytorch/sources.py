@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .archive_safety import check_exported_archive
 from .errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -48,12 +50,22 @@ def identifier(text: str, fallback: str = "model") -> str:
     return cleaned
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _zip_kind(path: Path) -> str:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: damaged archive ({exc}); {_SAVE_ADVICE}") from exc
+    # zipfile reports damage with many exception types (BadZipFile, NotImplementedError
+    # for a garbled version field, EOFError, struct.error, ...): all mean "damaged".
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path}: damaged archive ({_first_line(exc)}); it may be truncated or "
+            f"corrupted: {_SAVE_ADVICE}"
+        ) from exc
     tails = {n.split("/", 1)[1] if "/" in n else n for n in names}
     if "constants.pkl" in tails or any(t.startswith("code/") for t in tails):
         return "torchscript"
@@ -93,20 +105,21 @@ def _load_torchscript(path: Path) -> torch.nn.Module:
             warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"{path}: not a readable TorchScript file ({first}); it may be truncated or "
+            f"{path}: not a readable TorchScript file ({_first_line(exc)}); it may be truncated or "
             f"corrupted: save it again with torch.jit.save"
         ) from exc
 
 
 def _load_exported(path: Path) -> torch.export.ExportedProgram:
+    # torch.export.load may unpickle parts of the archive with code execution allowed.
+    check_exported_archive(path)
     try:
         return torch.export.load(str(path))
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"{path}: not a readable torch.export archive ({first}); save it again with "
+            f"{path}: not a readable torch.export archive ({_first_line(exc)}); it may be "
+            f"truncated or corrupted: save it again with "
             f"torch.export.save"
         ) from exc
 
@@ -143,28 +156,61 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> LoadedModel
     return LoadedModel(module, names, "module", identifier(name or type(module).__name__))
 
 
-def load(source: object) -> LoadedModel:
-    """Load a model from a path (str or os.PathLike) or take an in-memory model."""
-    if not isinstance(source, (str, os.PathLike)):
-        return from_module(source)  # type: ignore[arg-type]
-    path = Path(os.fsdecode(source))
-    if not path.exists():
-        raise ModelLoadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ModelLoadError(f"{path} is a directory, not a model file")
+def _describe_non_zip(path: Path) -> ModelLoadError:
+    """Why a file that is not a zip archive cannot be a model, from its first bytes."""
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    if head.startswith(b"PK"):
+        return ModelLoadError(
+            f"{path} starts like a zip archive but cannot be read as one: it is probably "
+            f"truncated or corrupted; save the model again ({_SAVE_ADVICE})"
+        )
+    if head[:1] == b"\x80":
+        return ModelLoadError(
+            f"{path} is a plain pickle (the legacy torch.save format, or pickle.dump). "
+            f"Unpickling it could run arbitrary code, so it is not loaded; {_SAVE_ADVICE}"
+        )
+    return ModelLoadError(
+        f"{path} is not a PyTorch model file (not a TorchScript or torch.export "
+        f"archive); {_SAVE_ADVICE}"
+    )
+
+
+def _check_file(path: Path) -> None:
+    """A readable, non-empty regular file, or a ModelLoadError saying what it is instead."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: no such file") from None
+    except OSError as exc:  # too long, a symlink loop, a component that is a file, ...
+        raise ModelLoadError(f"{path}: cannot be opened ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelLoadError(f"{path} is a directory, not a model file")
+    # A FIFO or a device would block or never end: only regular files are read.
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelLoadError(f"{path} is not a regular file (a pipe, socket or device)")
+    try:
         with path.open("rb"):
             pass
     except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot be read ({exc.strerror})") from exc
-    if size == 0:
+        raise ModelLoadError(f"{path}: cannot be read ({exc.strerror})") from None
+    if info.st_size == 0:
         raise ModelLoadError(f"{path} is empty; {_SAVE_ADVICE}")
+
+
+def load(source: object) -> LoadedModel:
+    """Load a model from a path (str, bytes or os.PathLike) or take an in-memory model."""
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        return from_module(source)  # type: ignore[arg-type]
+    text = os.fsdecode(source)
+    if "\0" in text:
+        raise ModelLoadError(f"{text!r}: a file name cannot contain a NUL character")
+    if not text.strip():
+        raise ModelLoadError("empty file name: give the path of a .pt or .pt2 file")
+    path = Path(text)
+    _check_file(path)
     if not zipfile.is_zipfile(path):
-        raise ModelLoadError(
-            f"{path} is not a PyTorch model file (not a TorchScript or torch.export "
-            f"archive); {_SAVE_ADVICE}"
-        )
+        raise _describe_non_zip(path)
     kind = _zip_kind(path)
     log.debug("%s looks like a %s file", path, kind)
     stem = path.name.split(".", 1)[0]
