@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import onnx
 import torch
 
+from .control_flow import ADVICE, TRACER_BOOL_WARNING
 from .errors import TracingError
 from .sources import LoadedModel
 from .specs import InputSpec
@@ -80,8 +81,10 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
     try:
         # The exporter warns about its own deprecation and about tracing details that
         # do not concern the user; catch_warnings restores the caller's filters after.
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore")
+            # An `if` on tensor values would be frozen to one branch: recorded, refused below.
+            warnings.filterwarnings("always", TRACER_BOOL_WARNING, torch.jit.TracerWarning)
             torch.onnx.export(
                 model.module,
                 inputs,
@@ -97,6 +100,8 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
     finally:
         model.module.train(was_training)
+    if caught:
+        raise TracingError(f"the model has data-dependent control flow (if on a tensor); {ADVICE}")
     proto = onnx.load_from_string(buffer.getvalue())
     log.debug("exported %d ONNX nodes", len(proto.graph.node))
     return proto

@@ -176,6 +176,17 @@ def _describe_non_zip(path: Path) -> ModelLoadError:
     )
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    # is_zipfile itself raises on some damaged end records (found by the fuzzer).
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{path}: damaged archive ({_first_line(exc)}); it may be truncated or "
+            f"corrupted: {_SAVE_ADVICE}"
+        ) from exc
+
+
 def _check_file(path: Path) -> None:
     """A readable, non-empty regular file, or a ModelLoadError saying what it is instead."""
     try:
@@ -209,7 +220,7 @@ def load(source: object) -> LoadedModel:
         raise ModelLoadError("empty file name: give the path of a .pt or .pt2 file")
     path = Path(text)
     _check_file(path)
-    if not zipfile.is_zipfile(path):
+    if not _is_zip(path):
         raise _describe_non_zip(path)
     kind = _zip_kind(path)
     log.debug("%s looks like a %s file", path, kind)

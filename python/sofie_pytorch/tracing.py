@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import onnx_export, rewrites, sources, support
+from . import control_flow, onnx_export, rewrites, sources, support
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ def trace(
     rewritten = rewrites.apply(proto.graph, supported)
     if rewritten:
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
+    control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
     return TracedModel(model.name, specs, proto)
 
