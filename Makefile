@@ -48,3 +48,13 @@ lint: venv
 
 clean:
 	rm -rf $(BUILD)
+
+# The performance benchmark (not part of the tests; about 5-10 minutes on 2 cores): writes
+# bench/results/results.md and latency.png. Its extra packages stay out of requirements.txt.
+.PHONY: bench
+$(VENV)/.bench.stamp: bench/requirements.txt $(VENV)/.requirements.stamp
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: build $(VENV)/.bench.stamp
+	$(PY) bench/run.py

@@ -1,0 +1,72 @@
+"""Compile a generated header with the timing driver, and run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+DRIVER = Path(__file__).resolve().parent / "driver.cxx"
+CXXFLAGS = ["-std=c++17", "-O3", "-march=native"]
+LIBS = ["-lopenblas"]
+# one BLAS thread: every framework in the benchmark runs single-threaded
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+class NativeError(RuntimeError):
+    """The generated code did not compile or run; the message is the first error line."""
+
+
+def _first_error(text: str) -> str:
+    for line in text.splitlines():
+        if "error" in line:
+            return line.strip()[:300]
+    return (text.strip().splitlines() or [""])[-1][:300]
+
+
+def namespace(header: Path) -> str:
+    match = re.search(r"^namespace (SOFIE_\w+)\s*\{", header.read_text(), re.MULTILINE)
+    if not match:
+        raise NativeError(f"{header.name}: no SOFIE_ namespace in the generated header")
+    return match.group(1)
+
+
+def compile_driver(header: Path) -> tuple[Path, float]:
+    """Build the timing program for one header; returns it and the compile time."""
+    binary = header.with_suffix(".bin")
+    command = ["g++", *CXXFLAGS, f"-I{header.parent}", f'-DSOFIE_HEADER="{header.name}"',
+               f"-DSOFIE_NS={namespace(header)}", str(DRIVER), "-o", str(binary), *LIBS]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise NativeError(_first_error(done.stderr))
+    return binary, seconds
+
+
+def run(binary: Path, weights: Path | None, x: np.ndarray,
+        min_seconds: float) -> tuple[np.ndarray, list[float], int]:
+    """Output on x, per-call ns of each timed block, peak RSS in kB of the process."""
+    given = binary.with_suffix(".in")
+    got = binary.with_suffix(".out")
+    np.ascontiguousarray(x, dtype="<f4").tofile(given)
+    done = subprocess.run(
+        [str(binary), str(weights or ""), str(given), str(x.size), str(got), str(min_seconds)],
+        capture_output=True, text=True, env=ENV, timeout=120)
+    if done.returncode != 0:
+        raise NativeError(f"exit {done.returncode}: {_first_error(done.stderr)}")
+    output = np.fromfile(got, dtype="<f4")
+    if min_seconds <= 0:  # a check-only run prints nothing
+        return output, [], 0
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return output, report["block_ns"], int(report["maxrss_kb"])
+
+
+def compiler_version() -> str:
+    done = subprocess.run(["g++", "--version"], capture_output=True, text=True)
+    return done.stdout.splitlines()[0]

@@ -1,0 +1,85 @@
+"""The Python-driven peers, all single-threaded: torch eager, TorchScript, ONNX Runtime.
+
+Each ``make_*`` returns a zero-argument callable that runs one inference on the fixed
+input and returns a NumPy array, or raises; the caller reports the error's first line.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+Runner = Callable[[], np.ndarray]
+
+
+def make_eager(module: torch.nn.Module, x: torch.Tensor) -> Runner:
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            return module(x).numpy()
+
+    return run
+
+
+def make_torchscript(module: torch.nn.Module, x: torch.Tensor) -> Runner:
+    """Traced and frozen: the fastest TorchScript a user gets without extra work."""
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.freeze(torch.jit.trace(module, (x,)).eval())
+
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            return scripted(x).numpy()
+
+    return run
+
+
+def onnx_bytes(module: torch.nn.Module, x: torch.Tensor, dynamo: bool) -> bytes:
+    """The ONNX export a user would make (opset 17 for the classic exporter)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            program = torch.onnx.export(module, (x,), dynamo=True, input_names=["x"],
+                                        output_names=["y"], verbose=False)
+            program.save(buffer)
+        else:
+            torch.onnx.export(module, (x,), buffer, dynamo=False, opset_version=17,
+                              input_names=["x"], output_names=["y"])
+    return buffer.getvalue()
+
+
+def make_onnxruntime(module: torch.nn.Module, x: torch.Tensor) -> Runner:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # the classic exporter first (what this project uses); torch's dynamo exporter where
+    # the classic one fails (as on TransformerEncoderLayer in torch 2.13)
+    note = None
+    try:
+        model = onnx_bytes(module, x, dynamo=False)
+    except Exception as exc:  # noqa: BLE001 - any exporter failure means: try the other one
+        note = f"classic ONNX exporter failed ({type(exc).__name__}); dynamo exporter used"
+        model = onnx_bytes(module, x, dynamo=True)
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: x.numpy()}
+
+    def run() -> np.ndarray:
+        return session.run(None, feed)[0]
+
+    run.note = note  # type: ignore[attr-defined]
+    return run
+
+
+PEERS: dict[str, Callable[[torch.nn.Module, torch.Tensor], Runner]] = {
+    "onnxruntime": make_onnxruntime,
+    "torch eager": make_eager,
+    "torchscript": make_torchscript,
+}

@@ -1,0 +1,277 @@
+"""The benchmark, end to end: `make bench` (or `.venv/bin/python bench/run.py`).
+
+1. converts the zoo with both front ends (ours and the `sofie` package's), each in its own
+   process, timing parse + generate once torch and the front end are imported;
+2. compiles every generated header with the timing driver (g++ -O3 -march=native,
+   OpenBLAS, one thread), timing the compilation;
+3. builds the Python peers (ONNX Runtime, torch eager, TorchScript), one thread each;
+4. checks every framework's output against torch eager on the same input: a wrong or
+   failing one is reported as such and never timed;
+5. times everything in ROUNDS interleaved rounds (median over blocks of >= MIN_SECONDS
+   each), so that the load of a shared machine hits all frameworks alike;
+6. writes bench/results/results.json, then results.md and latency.png (bench/report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import native  # noqa: E402
+import numpy as np  # noqa: E402
+import report  # noqa: E402
+import torch  # noqa: E402
+from peers import PEERS, Runner  # noqa: E402
+from timing import median, time_blocks  # noqa: E402
+from zoo import BATCHES, BY_NAME, ZOO  # noqa: E402
+
+log = logging.getLogger("bench")
+
+FRONT_ENDS = ("ours", "peer")
+ATOL, RTOL = 1e-4, 1e-3  # float32, other summation orders (the test suite is stricter)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def wall(command: list[str], repeats: int = 3) -> float:
+    """Median wall time of a command (Python start-up and import costs)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def import_costs() -> dict[str, float]:
+    py = sys.executable
+    return {
+        "python -c pass": wall([py, "-c", "pass"]),
+        "import torch": wall([py, "-c", "import torch"]),
+        "import torch, ROOT, sofie_pytorch": wall(
+            [py, "-W", "ignore", "-c", "import torch, ROOT, sofie_pytorch"]),
+        "import torch, sofie.pytorch": wall([py, "-c", "import torch, sofie.pytorch"]),
+    }
+
+
+def convert_all(models: list[str], batches: list[int], work: Path,
+                ours_python: Path | None) -> dict[str, Any]:
+    out = {}
+    env = dict(os.environ)
+    for frontend in FRONT_ENDS:
+        if frontend == "ours" and ours_python:  # a snapshot of the package instead of python/
+            env["PYTHONPATH"] = os.pathsep.join([str(ours_python), env.get("PYTHONPATH", "")])
+        result = work / f"convert_{frontend}.json"
+        command = [sys.executable, str(HERE / "convert.py"), frontend, str(work / "generated"),
+                   str(result), "--models", ",".join(models),
+                   "--batches", ",".join(map(str, batches))]
+        log.info("converting with the %s front end", frontend)
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        env = dict(os.environ)
+        if done.returncode != 0 or not result.exists():
+            raise RuntimeError(f"{frontend} conversion process failed:\n{done.stderr[-2000:]}")
+        out[frontend] = json.loads(result.read_text())
+        out[frontend]["process_s"] = time.perf_counter() - start
+    return out
+
+
+def check(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
+    got = np.asarray(got, dtype=np.float64).reshape(-1)
+    want = np.asarray(want, dtype=np.float64).reshape(-1)
+    if got.shape != want.shape:
+        return False, float("inf")
+    diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+    return bool(np.all(np.abs(got - want) <= ATOL + RTOL * np.abs(want))), diff
+
+
+class Case:
+    """One model at one batch size: its runners, checked, ready to be timed."""
+
+    def __init__(self, model_name: str, batch: int) -> None:
+        self.model = BY_NAME[model_name]
+        self.batch = batch
+        self.key = f"{model_name}/{batch}"
+        self.module = self.model.module()
+        self.x = self.model.example(batch)
+        with torch.inference_mode():
+            self.want = self.module(self.x).numpy()
+        self.results: dict[str, dict[str, Any]] = {}
+        self.timers: dict[str, Any] = {}
+
+    def fail(self, framework: str, status: str, error: str, **extra: Any) -> None:
+        self.results[framework] = {"status": status, "error": error, **extra}
+        log.warning("%s %s: %s %s", self.key, framework, status, error)
+
+    def add_native(self, frontend: str, conversion: dict[str, Any]) -> None:
+        if not conversion["ok"]:
+            self.fail(frontend, "no conversion", conversion["error"])
+            return
+        header = Path(conversion["header"])
+        weights = Path(conversion["weights"]) if conversion["weights"] else None
+        try:
+            binary, compile_s = native.compile_driver(header)
+        except native.NativeError as exc:
+            self.fail(frontend, "no compile", str(exc))
+            return
+        extra = {"compile_s": compile_s}
+        try:
+            got, _, _ = native.run(binary, weights, self.x.numpy(), 0)
+        except (native.NativeError, subprocess.TimeoutExpired) as exc:
+            self.fail(frontend, "crash", first_line(exc), **extra)
+            return
+        ok, diff = check(got, self.want)
+        if not ok:
+            self.fail(frontend, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
+            return
+        self.results[frontend] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
+        self.timers[frontend] = ("native", binary, weights)
+
+    def add_peer(self, framework: str) -> None:
+        try:
+            runner: Runner = PEERS[framework](self.module, self.x)
+            got = runner()
+        except Exception as exc:  # noqa: BLE001 - a framework that cannot run the model is a result
+            self.fail(framework, "no conversion", first_line(exc))
+            return
+        ok, diff = check(got, self.want)
+        if not ok:
+            self.fail(framework, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff)
+            return
+        self.results[framework] = {"status": "ok", "max_diff": diff, "rounds_ns": []}
+        if getattr(runner, "note", None):
+            self.results[framework]["note"] = runner.note  # type: ignore[attr-defined]
+        self.timers[framework] = ("python", runner)
+
+    def time_round(self, min_seconds: float) -> None:
+        for framework, timer in self.timers.items():
+            entry = self.results[framework]
+            if timer[0] == "native":
+                _, blocks, rss = native.run(timer[1], timer[2], self.x.numpy(), min_seconds)
+                entry["maxrss_kb"] = max(entry.get("maxrss_kb", 0), rss)
+            else:
+                blocks = time_blocks(timer[1], min_seconds)
+            entry["rounds_ns"].append(median(blocks))
+            entry.setdefault("blocks", []).append(len(blocks))
+
+
+def torch_rss(model: str, batch: int) -> int | None:
+    done = subprocess.run([sys.executable, str(HERE / "torch_memory.py"), model, str(batch)],
+                          capture_output=True, text=True)
+    return int(done.stdout.split()[-1]) if done.returncode == 0 and done.stdout.strip() else None
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    import onnxruntime
+    import sofie
+
+    try:
+        blas = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread"],
+                              capture_output=True, text=True).stdout.strip()
+    except OSError:
+        blas = "?"
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "load_average_start": os.getloadavg(),
+        "compiler": native.compiler_version(), "cxxflags": " ".join(native.CXXFLAGS),
+        "openblas": blas, "python": platform.python_version(), "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__, "sofie": sofie.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def project_version(ours_python: Path | None) -> str:
+    """The commit benchmarked, and whether the front end had uncommitted changes."""
+    def git(*command: str) -> str:
+        return subprocess.run(["git", *command], cwd=HERE.parent, capture_output=True,
+                              text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    if ours_python:
+        return f"{head}, front end from {ours_python}"
+    dirty = git("status", "--porcelain", "--", "python", "src", "inc")
+    return head + (" with uncommitted changes in python/, src/ or inc/" if dirty else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(m.name for m in ZOO))
+    parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--min-seconds", type=float, default=0.2)
+    parser.add_argument("--work", type=Path, default=HERE / "work", help="generated code")
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--ours-python", type=Path, help="directory holding the sofie_pytorch "
+                        "package to benchmark (default: the one of this work tree)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.INFO)  # onnxscript logs every rewrite at INFO
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    models, batches = args.models.split(","), [int(b) for b in args.batches.split(",")]
+    start = time.perf_counter()
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+
+    info = machine()
+    log.info("import costs")
+    info["import_costs_s"] = import_costs()
+    info["project"] = project_version(args.ours_python)
+    conversions = convert_all(models, batches, args.work, args.ours_python)
+
+    cases = [Case(m, b) for m in models for b in batches]
+    for case in cases:
+        log.info("%s: compile and check", case.key)
+        for frontend in FRONT_ENDS:
+            case.add_native(frontend, conversions[frontend]["models"][case.key])
+        for framework in PEERS:
+            case.add_peer(framework)
+    for r in range(args.rounds):
+        log.info("timing round %d of %d", r + 1, args.rounds)
+        for case in cases:
+            case.time_round(args.min_seconds)
+    log.info("torch memory")
+    memory = {case.key: torch_rss(case.model.name, case.batch) for case in cases}
+
+    info["load_average_end"] = os.getloadavg()
+    info["total_s"] = time.perf_counter() - start
+    results = {
+        "machine": info,
+        "settings": {"rounds": args.rounds, "min_seconds": args.min_seconds,
+                     "atol": ATOL, "rtol": RTOL},
+        "conversion_processes": {f: {k: v for k, v in c.items() if k != "models"}
+                                 for f, c in conversions.items()},
+        "cases": {case.key: {
+            "model": case.model.name, "description": case.model.description,
+            "batch": case.batch, "frameworks": case.results,
+            "conversion": {f: conversions[f]["models"][case.key] for f in FRONT_ENDS},
+            "torch_maxrss_kb": memory[case.key],
+        } for case in cases},
+    }
+    path = args.results / "results.json"
+    path.write_text(json.dumps(results, indent=1))
+    report.write(results, args.results)
+    log.info("done in %.0f s: %s", info["total_s"], args.results / "results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
