@@ -10,4 +10,5 @@
 #pragma link C++ function SOFIE::PyTorch::Parse;
 #pragma link C++ function SOFIE::PyTorch::ParsePython;
 #pragma link C++ function SOFIE::PyTorch::SupportedOnnxOperators;
+#pragma link C++ function SOFIE::PyTorch::WriteGenerated;
 #endif

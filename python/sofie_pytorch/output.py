@@ -1,0 +1,45 @@
+"""Writing the generated code whole or not at all, from Python.
+
+``write_generated(model, "out/model.hxx")`` is the Python face of the C++
+``SOFIE::PyTorch::WriteGenerated``: the engine writes into temporary names in the target
+directory, which are renamed into place only when complete. A failure raises
+:class:`~sofie_pytorch.errors.OutputError` and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from . import _root
+from .errors import OutputError
+
+_HEADER = "TMVA/WriteGenerated_PyTorch.h"
+
+
+def _cpp_write() -> Any:
+    import ROOT
+
+    namespace = _root._load()
+    if not hasattr(namespace, "WriteGenerated"):
+        if not ROOT.gInterpreter.Declare(f'#include "{_HEADER}"'):
+            raise OutputError(f"cling could not read {_HEADER}")
+    return namespace.WriteGenerated
+
+
+def write_generated(model: Any, header: str | os.PathLike[str]) -> list[Path]:
+    """Write model's generated code to header (+ its weight file); return the paths.
+
+    ``model.Generate()`` must have been called. The weight file is named like
+    ``RModel.OutputGenerated`` names it: ``model.hxx`` -> ``model.dat``.
+    """
+    path = os.fsdecode(os.fspath(header))
+    write = _cpp_write()
+    try:
+        written = write(model, path)
+    except Exception as exc:
+        if type(exc).__name__ == "ParseError":
+            _root._reraise(exc)
+        raise
+    return [Path(str(p)) for p in written]
