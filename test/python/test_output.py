@@ -65,7 +65,7 @@ def test_replaces_existing_files_whole(generated, tmp_path):
 
 def test_missing_directory(generated, tmp_path):
     model, _, _ = generated
-    with pytest.raises(OutputError, match="No such file or directory.*create the directory"):
+    with pytest.raises(OutputError, match=r"No such file or directory.*create the directory"):
         write_generated(model, tmp_path / "missing" / "m.hxx")
     assert listing(tmp_path) == []
 
@@ -73,7 +73,7 @@ def test_missing_directory(generated, tmp_path):
 def test_directory_that_is_a_file(generated, tmp_path):
     model, _, _ = generated
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputError, match="Not a directory|is not a directory"):
+    with pytest.raises(OutputError, match=r"Not a directory|is not a directory"):
         write_generated(model, tmp_path / "file" / "m.hxx")
     assert listing(tmp_path) == ["file"]
 
@@ -109,7 +109,7 @@ def test_failure_after_the_header_leaves_nothing(generated, tmp_path):
     # temporary name, must not appear, and no temporary file may stay behind.
     model, _, _ = generated
     (tmp_path / "m.dat").mkdir()
-    with pytest.raises(OutputError, match="m.dat is a directory"):
+    with pytest.raises(OutputError, match=r"m\.dat is a directory"):
         write_generated(model, tmp_path / "m.hxx")
     assert listing(tmp_path) == ["m.dat"]
     assert list((tmp_path / "m.dat").iterdir()) == []
