@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from .api import Conversion, convert, parse
 from .errors import (
     InputSpecError,
     ModelLoadError,
@@ -22,23 +23,28 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Conversion",
     "InputSpecError",
     "ModelLoadError",
     "OutputError",
+    "Reader",
     "SofiePyTorchError",
     "TracingError",
     "UnsupportedOperatorError",
+    "convert",
     "parse",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
-def parse(model: object, input_shapes: object, dtypes: object = None) -> object:
-    """Parse a PyTorch model (path or object) into a SOFIE RModel."""
-    from ._root import parse as _parse
+def __getattr__(name: str) -> object:
+    # Reader imports numpy and ROOT's interpreter: only when it is asked for.
+    if name == "Reader":
+        from .reader import Reader
 
-    return _parse(model, input_shapes, dtypes)
+        return Reader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # Inside the interpreter that libSofiePyTorch starts in root.exe or a compiled program,

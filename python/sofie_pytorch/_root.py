@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any
 
 from . import errors
-from ._library import candidates
+from ._library import candidates, include_dirs
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,15 @@ def _load() -> Any:
     """Load libSofiePyTorch into ROOT once; return the C++ namespace SOFIE::PyTorch."""
     if "namespace" in _state:
         return _state["namespace"]
-    import ROOT
+    with warnings.catch_warnings():
+        # ROOT's PyPI build announces its alpha status when imported; a program that
+        # imports ROOT itself still sees it, the command-line tool's output stays clean.
+        warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha")
+        import ROOT
 
+    # Before the library loads: its dictionary's headers are read from these paths.
+    for directory in include_dirs():
+        ROOT.gInterpreter.AddIncludePath(directory)
     tried = []
     for path in candidates():
         if os.sep in path and not os.path.exists(path):
