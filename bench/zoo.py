@@ -98,9 +98,16 @@ def _conv1d() -> nn.Module:
     )
 
 
-def _transformer() -> nn.Module:
-    return nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64, dropout=0.0,
-                                      batch_first=True)
+class _Encoder(nn.Module):
+    """A TransformerEncoderLayer with one input (no masks), as a model would call it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(d_model=32, nhead=4, dim_feedforward=64,
+                                                dropout=0.0, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
 
 
 ZOO: list[ZooModel] = [
@@ -113,7 +120,7 @@ ZOO: list[ZooModel] = [
     ZooModel("gru", "GRU 10 features, 20 steps, hidden 32, last step -> Linear",
              lambda: _LastStep(nn.GRU), (20, 10)),
     ZooModel("transformer", "TransformerEncoderLayer d=32, 4 heads, ff 64, 8 tokens",
-             _transformer, (8, 32)),
+             _Encoder, (8, 32)),
     ZooModel("residual", "ResNet basic block, 16 channels, 8x8, BatchNorm", _Residual, (16, 8, 8)),
 ]
 
