@@ -11,6 +11,16 @@ from __future__ import annotations
 class SofiePyTorchError(Exception):
     """Base class of every error the converter raises on purpose."""
 
+    def __init__(self, message: str, *args: object) -> None:
+        # File names that are not valid UTF-8 reach Python as lone surrogates; the message
+        # must still be printable and convertible to a C++ std::string.
+        super().__init__(printable(message), *args)
+
+
+def printable(text: str) -> str:
+    """text with anything that is not encodable as UTF-8 shown as a backslash escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 class ModelLoadError(SofiePyTorchError):
     """The file (or object) is not a PyTorch model the converter can read."""

@@ -7,6 +7,7 @@ unpickled with code execution: a plain ``torch.save`` file is only ever read wit
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -103,7 +104,8 @@ def _load_torchscript(path: Path) -> torch.nn.Module:
         # chose the format, the warning would only be noise from inside the converter.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.load(str(path), map_location="cpu")
+            # From the bytes, not the name: torch needs names that are valid UTF-8.
+            return torch.jit.load(io.BytesIO(path.read_bytes()), map_location="cpu")
     except Exception as exc:
         raise ModelLoadError(
             f"{path}: not a readable TorchScript file ({_first_line(exc)}); it may be truncated or "
@@ -115,7 +117,7 @@ def _load_exported(path: Path) -> torch.export.ExportedProgram:
     # torch.export.load may unpickle parts of the archive with code execution allowed.
     check_exported_archive(path)
     try:
-        return torch.export.load(str(path))
+        return torch.export.load(io.BytesIO(path.read_bytes()))
     except Exception as exc:
         raise ModelLoadError(
             f"{path}: not a readable torch.export archive ({_first_line(exc)}); it may be "

@@ -7,6 +7,7 @@ Python objects as arguments; nothing the user typed is ever turned into code.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +17,12 @@ from . import control_flow, onnx_export, rewrites, sources, support
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
+
+# One model at a time per process: torch.onnx.export keeps global state (it refuses a
+# second export while one is running, and threads interleave as torch releases the GIL),
+# and warnings.catch_warnings swaps process-wide filters. Python's lock is taken with the
+# GIL released while waiting, so C++ threads and PyROOT callers cannot deadlock on it.
+_ONE_AT_A_TIME = threading.Lock()
 
 
 @dataclass
@@ -58,5 +65,6 @@ def export_for_sofie(
     source: object, shapes: object, dtypes: object, supported: Iterable[str]
 ) -> tuple[bytes, str]:
     """What the C++ parser calls: the serialized ONNX model and the model's name."""
-    traced = trace(source, shapes, dtypes, supported)
-    return traced.serialized(), traced.name
+    with _ONE_AT_A_TIME:
+        traced = trace(source, shapes, dtypes, supported)
+        return traced.serialized(), traced.name
