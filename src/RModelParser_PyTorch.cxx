@@ -49,7 +49,8 @@ PyRef ShapeList(const std::vector<std::vector<size_t>> &shapes)
    for (const auto &shape : shapes) {
       PyRef dims = Check(PyRef::Steal(PyList_New(0)), "building the shape list");
       for (size_t dim : shape) {
-         PyRef item = Check(PyRef::Steal(PyLong_FromSize_t(dim)), "building the shape list");
+         PyRef item = Check(PyRef::Steal(dim == kDynamic ? PyLong_FromLong(-1) : PyLong_FromSize_t(dim)),
+                            "building the shape list");
          if (PyList_Append(dims.get(), item.get()) != 0)
             detail::ThrowPythonError("building the shape list");
       }
@@ -99,8 +100,12 @@ RModel BuildModel(const TracedGraph &graph)
    try {
       return parser.Parse(stream, graph.name);
    } catch (const std::exception &e) {
-      throw ParseError("SofieError", "SOFIE could not build model '" + graph.name +
-                                        "' from the traced graph: " + e.what());
+      std::string message = "SOFIE could not build model '" + graph.name + "' from the traced graph: " + e.what();
+      // The engine names element types by their ONNX numbers; 11 is double.
+      if (message.find("input type 11") != std::string::npos)
+         message += " (11 is double: the SOFIE engine generates float code; convert the model with "
+                    "model.float() and give float inputs)";
+      throw ParseError("SofieError", message);
    }
 }
 

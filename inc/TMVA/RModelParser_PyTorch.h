@@ -39,8 +39,13 @@ private:
    std::string fKind;
 };
 
+/// A dimension chosen at run time (the batch size, usually): {{kDynamic, 10}}. The
+/// generated infer() then takes the size as an argument.
+constexpr size_t kDynamic = static_cast<size_t>(-1);
+
 /// Parse a PyTorch model file (TorchScript .pt, or torch.export .pt2) into an RModel.
-/// inputShapes holds one shape per model input; inputTypes one element type per input
+/// inputShapes holds one shape per model input (kDynamic for a size chosen at run
+/// time); inputTypes one element type per input
 /// (FLOAT, DOUBLE, INT64, INT32 or BOOL), or none for all FLOAT.
 RModel Parse(const std::string &filename, const std::vector<std::vector<size_t>> &inputShapes,
              const std::vector<ETensorType> &inputTypes);

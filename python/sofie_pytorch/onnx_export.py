@@ -27,6 +27,26 @@ log = logging.getLogger(__name__)
 OPSET = 17  # LayerNormalization needs 17; SOFIE's ONNX parser reads it
 
 
+class _ProgramRunner(torch.nn.Module):
+    """Runs an ExportedProgram's module() for the exporter.
+
+    That module refuses train()/eval(), which the exporter calls; held outside the
+    module tree (not a registered child), it is only called, and its weights are traced
+    as constants.
+    """
+
+    def __init__(self, program_module: torch.nn.Module) -> None:
+        super().__init__()
+        # Traced weights become constants, which must not require grad. module() makes
+        # a fresh module on each call, so this changes nothing the caller holds.
+        for parameter in program_module.parameters():
+            parameter.requires_grad_(False)
+        object.__setattr__(self, "_program_module", program_module)
+
+    def forward(self, *inputs: torch.Tensor) -> object:
+        return self._program_module(*inputs)
+
+
 def _flatten(outputs: object) -> list[torch.Tensor]:
     if isinstance(outputs, torch.Tensor):
         return [outputs]
@@ -75,9 +95,14 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
     inputs = tuple(spec.example(generator) for spec in specs)
     outputs = run_model(model, inputs)
     output_names = [f"output_{i}" for i in range(len(outputs))]
+    # Run-time sizes: the inputs' named axes; the exporter propagates them to the outputs.
+    dynamic_axes = {s.name: s.dynamic_axes for s in specs if s.dynamic_axes}
     buffer = io.BytesIO()
-    was_training = model.module.training
-    model.module.eval()
+    module = model.module
+    if model.kind == "exported-program":
+        module = _ProgramRunner(module)
+    was_training = module.training
+    module.eval()
     try:
         # The exporter warns about its own deprecation and about tracing details that
         # do not concern the user; catch_warnings restores the caller's filters after.
@@ -86,7 +111,7 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
             # An `if` on tensor values would be frozen to one branch: recorded, refused below.
             warnings.filterwarnings("always", TRACER_BOOL_WARNING, torch.jit.TracerWarning)
             torch.onnx.export(
-                model.module,
+                module,
                 inputs,
                 buffer,
                 dynamo=False,
@@ -94,13 +119,17 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
                 input_names=[s.name for s in specs],
                 output_names=output_names,
                 do_constant_folding=True,
+                dynamic_axes=dynamic_axes or None,
                 operator_export_type=torch.onnx.OperatorExportTypes.ONNX_FALLTHROUGH,
             )
     except Exception as exc:
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
     finally:
-        model.module.train(was_training)
-    if caught:
+        module.train(was_training)
+    # Only Python code can hide a value-dependent branch from the tracer: TorchScript
+    # keeps it as an If node (refused by control_flow.check), and torch.export has
+    # already refused it (its module()'s own input guards warn here, harmlessly).
+    if caught and model.kind == "module":
         raise TracingError(f"the model has data-dependent control flow (if on a tensor); {ADVICE}")
     proto = onnx.load_from_string(buffer.getvalue())
     log.debug("exported %d ONNX nodes", len(proto.graph.node))

@@ -15,27 +15,52 @@ from .errors import InputSpecError
 # elements the shape is a typo, not a model (2**28 floats is 1 GiB).
 MAX_ELEMENTS = 2**28
 
+# A dimension given as -1 (or a name such as "N") is chosen at run time. The model is
+# traced with this size in its place: not 1, which the exporter could treat as a
+# broadcastable special case.
+DYNAMIC = -1
+TRACE_SIZE_OF_DYNAMIC = 2
+
+Dim = int | str
+
 
 @dataclass(frozen=True)
 class InputSpec:
     """One model input: its name in the generated code, shape and SOFIE dtype name."""
 
     name: str
-    shape: tuple[int, ...]
+    shape: tuple[Dim, ...]
     dtype: str
+
+    @property
+    def dynamic_axes(self) -> dict[int, str]:
+        """Axis -> symbolic name, for the dimensions chosen at run time."""
+        return {i: d for i, d in enumerate(self.shape) if isinstance(d, str)}
+
+    @property
+    def trace_shape(self) -> tuple[int, ...]:
+        return tuple(TRACE_SIZE_OF_DYNAMIC if isinstance(d, str) else d for d in self.shape)
 
     def example(self, generator: torch.Generator) -> torch.Tensor:
         """A deterministic example tensor, used only to run the model once."""
         dt = torch_dtype(self.dtype)
+        shape = self.trace_shape
         if dt.is_floating_point:
-            return torch.randn(self.shape, generator=generator, dtype=dt)
+            return torch.randn(shape, generator=generator, dtype=dt)
         if dt == torch.bool:
-            return torch.randint(0, 2, self.shape, generator=generator).to(torch.bool)
+            return torch.randint(0, 2, shape, generator=generator).to(torch.bool)
         # Integer inputs are usually indices: keep them small and non-negative.
-        return torch.randint(0, 2, self.shape, generator=generator, dtype=dt)
+        return torch.randint(0, 2, shape, generator=generator, dtype=dt)
 
 
-def _dimension(value: object, where: str) -> int:
+def _dimension(value: object, where: str, axis: int) -> Dim:
+    if isinstance(value, str):
+        if not value.isidentifier():
+            raise InputSpecError(
+                f"{where}: a dimension chosen at run time is named by an identifier "
+                f"such as 'N', not {value!r}"
+            )
+        return value
     if isinstance(value, bool):
         raise InputSpecError(f"{where}: {value!r} is not a dimension (a positive integer)")
     try:
@@ -44,14 +69,19 @@ def _dimension(value: object, where: str) -> int:
         raise InputSpecError(
             f"{where}: {value!r} is not a dimension (a positive integer)"
         ) from None
+    if dim == DYNAMIC:
+        return "N" if axis == 0 else f"N{axis}"
     if dim == 0:
         raise InputSpecError(f"{where}: a dimension of 0 gives an empty tensor; use sizes >= 1")
     if dim < 0:
-        raise InputSpecError(f"{where}: negative dimension {dim}; use sizes >= 1")
+        raise InputSpecError(
+            f"{where}: negative dimension {dim}; use sizes >= 1, or -1 for a size chosen "
+            f"at run time"
+        )
     return dim
 
 
-def normalise_shapes(shapes: object) -> list[tuple[int, ...]]:
+def normalise_shapes(shapes: object) -> list[tuple[Dim, ...]]:
     """Check a user's shape list (a sequence of sequences of ints) and return tuples."""
     if shapes is None or isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
         raise InputSpecError(
@@ -71,10 +101,10 @@ def normalise_shapes(shapes: object) -> list[tuple[int, ...]]:
             raise InputSpecError(
                 f"shape of input {i} is empty: scalar inputs are not supported, use [1]"
             )
-        dims = tuple(_dimension(d, f"shape of input {i}") for d in shape)
+        dims = tuple(_dimension(d, f"shape of input {i}", axis) for axis, d in enumerate(shape))
         elements = 1
         for d in dims:
-            elements *= d
+            elements *= TRACE_SIZE_OF_DYNAMIC if isinstance(d, str) else d
         if elements > MAX_ELEMENTS:
             raise InputSpecError(
                 f"shape of input {i} {list(dims)} has {elements} elements, more than the "

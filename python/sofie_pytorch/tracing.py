@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import control_flow, onnx_export, rewrites, sources, support
+from . import control_flow, names, onnx_export, rewrites, sources, support
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,12 @@ def trace(
     model = sources.load(source)
     specs = make_specs(model.input_names, shapes, dtypes)
     proto = onnx_export.export(model, specs)
-    rewritten = rewrites.apply(proto.graph, supported)
+    rewritten = rewrites.apply(proto, supported)
     if rewritten:
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
+    names.clean(proto)
     return TracedModel(model.name, specs, proto)
 
 

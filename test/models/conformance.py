@@ -1,0 +1,90 @@
+"""Running one coverage case end to end: Torch, conversion, generated code, comparison."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from compiled import compile_and_run
+from coverage import CASES
+
+RTOL, ATOL = 1e-4, 1e-5  # float32 in another summation order than Torch's
+
+
+@dataclass
+class Outcome:
+    name: str
+    ok: bool
+    onnx_ops: list[str] = field(default_factory=list)
+    max_abs_error: float | None = None
+    error: str = ""
+
+
+def example_inputs(name: str, seed: int = 0) -> list[torch.Tensor]:
+    case = CASES[name]
+    generator = torch.Generator().manual_seed(seed)
+    inputs = []
+    for i, shape in enumerate(case.shapes):
+        dtype = case.dtypes[i] if i < len(case.dtypes) else "float"
+        if dtype == "int64":
+            inputs.append(torch.randint(0, case.high, shape, generator=generator))
+        else:
+            inputs.append(torch.randn(shape, generator=generator))
+    return inputs
+
+
+def save(name: str, directory: Path) -> tuple[Path, list[torch.Tensor], list[np.ndarray]]:
+    """Build (seeded), trace and save the case; return file, inputs and Torch's outputs."""
+    torch.manual_seed(1234)
+    module = CASES[name].build().eval()
+    inputs = example_inputs(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, tuple(inputs), check_trace=False)
+        path = directory / f"{name}.pt"
+        torch.jit.save(traced, str(path))
+    with torch.no_grad():
+        out = module(*inputs)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    return path, inputs, [o.detach().numpy() for o in outs]
+
+
+def compare(got: list[np.ndarray], want: list[np.ndarray]) -> float:
+    """Largest absolute error; raises AssertionError beyond the tolerance."""
+    assert len(got) == len(want), f"{len(got)} outputs, Torch has {len(want)}"
+    worst = 0.0
+    for g, w in zip(got, want):
+        w = w.astype(np.float64)
+        np.testing.assert_allclose(g.reshape(w.shape), w, rtol=RTOL, atol=ATOL)
+        worst = max(worst, float(np.abs(g.reshape(w.shape) - w).max()) if w.size else 0.0)
+    return worst
+
+
+def run(name: str, directory: Path) -> Outcome:
+    """Convert, compile, run and compare one case; errors are recorded, not raised."""
+    import ROOT
+    import sofie_pytorch
+    from sofie_pytorch import tracing
+
+    case = CASES[name]
+    directory.mkdir(parents=True, exist_ok=True)
+    path, inputs, expected = save(name, directory)
+    shapes = [list(s) for s in case.shapes]
+    dtypes = list(case.dtypes) or None
+    outcome = Outcome(name, ok=False)
+    try:
+        supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
+        traced = tracing.trace(str(path), shapes, dtypes, supported)
+        outcome.onnx_ops = sorted({n.op_type for n in traced.graph.graph.node} - {"Constant"})
+        model = sofie_pytorch.parse(str(path), input_shapes=shapes, dtypes=dtypes)
+        model.Generate()
+        model.OutputGenerated(str(directory / f"{name}.hxx"))
+        got = compile_and_run(directory, name, [x.numpy() for x in inputs])
+        outcome.max_abs_error = compare(got, expected)
+        outcome.ok = True
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
+        outcome.error = f"{type(exc).__name__}: {exc}"
+    return outcome

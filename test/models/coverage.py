@@ -1,0 +1,291 @@
+"""The operator-coverage suite: one small model per PyTorch layer or function and setting.
+
+Every case is converted, compiled with g++ against OpenBLAS, run, and compared with Torch
+(test/python/test_coverage.py); tools/operators_table.py turns the same cases into
+docs/operators.md. A case that SOFIE's engine cannot take states the error users get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Shapes = tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model: its family, what it exercises, how to build it and feed it."""
+
+    family: str
+    covers: str  # the PyTorch modules/functions it exercises, as users write them
+    build: Callable[[], nn.Module]
+    shapes: Shapes
+    dtypes: tuple[str, ...] = ()
+    # An engine limitation: (exception class name, text the message contains).
+    fails: tuple[str, str] | None = None
+    # Integer inputs are drawn from [0, high).
+    high: int = 10
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class Fn(nn.Module):
+    """A module around a function of the inputs, so one-liners can be cases."""
+
+    def __init__(self, fn: Callable[..., object], *modules: nn.Module) -> None:
+        super().__init__()
+        self.fn = fn
+        self.layers = nn.ModuleList(modules)
+
+    def forward(self, *xs: torch.Tensor) -> object:
+        return self.fn(self.layers, *xs)
+
+
+def fn(f: Callable[..., object], *modules: nn.Module) -> Callable[[], nn.Module]:
+    """A builder for Fn(f, modules): the modules are made fresh (seeded) per build."""
+    return lambda: Fn(f, *modules)
+
+
+def seq(*make: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    return lambda: nn.Sequential(*(m() for m in make))
+
+
+def act(module: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    """An activation after a Linear layer, as it sits in real networks."""
+    return lambda: nn.Sequential(nn.Linear(6, 8), module())
+
+
+CASES: dict[str, Case] = {}
+
+
+def case(name: str, *args: object, **kwargs: object) -> None:
+    CASES[name] = Case(*args, **kwargs)  # type: ignore[arg-type]
+
+
+# ---- Dense layers and tensor manipulation
+case("linear_bias", "dense", "nn.Linear", lambda: nn.Linear(10, 7), ((3, 10),))
+case("linear_no_bias", "dense", "nn.Linear(bias=False)", lambda: nn.Linear(10, 7, bias=False), ((3, 10),))
+case("linear_3d", "dense", "nn.Linear on (batch, seq, features)", lambda: nn.Linear(5, 4), ((2, 3, 5),))
+case("bilinear", "dense", "nn.Bilinear", lambda: nn.Bilinear(4, 3, 5), ((2, 4), (2, 3)),
+     fails=("UnsupportedOperatorError", "aten::bilinear"),
+     notes="torch's ONNX exporter has no form for aten::bilinear")
+case("matmul", "dense", "torch.matmul", fn(lambda _, a, b: torch.matmul(a, b)), ((3, 4), (4, 5)))
+case("bmm", "dense", "torch.bmm", fn(lambda _, a, b: torch.bmm(a, b)), ((2, 3, 4), (2, 4, 5)))
+case("matmul_weight", "dense", "x @ W (constant)", fn(lambda _, a: a @ torch.ones(4, 3) * 0.5), ((2, 4),))
+case("identity_dropout", "dense", "nn.Identity, nn.Dropout (eval)",
+     seq(lambda: nn.Linear(4, 4), nn.Identity, lambda: nn.Dropout(0.3), nn.ReLU), ((2, 4),))
+case("flatten", "dense", "nn.Flatten", seq(nn.Flatten, lambda: nn.Linear(12, 2)), ((2, 3, 4),))
+case("unflatten", "dense", "nn.Unflatten", lambda: nn.Unflatten(1, (3, 4)), ((2, 12),))
+case("view_reshape", "dense", "Tensor.view, reshape",
+     fn(lambda _, x: x.view(2, 6, 2).reshape(4, 6) * 2), ((2, 12),))
+case("permute", "dense", "Tensor.permute", fn(lambda _, x: x.permute(2, 0, 1) + 1), ((2, 3, 4),))
+case("transpose", "dense", "Tensor.transpose", fn(lambda _, x: x.transpose(1, 2) * 3), ((2, 3, 4),))
+case("squeeze_unsqueeze", "dense", "squeeze, unsqueeze",
+     fn(lambda _, x: x.squeeze(1).unsqueeze(0) + 1), ((2, 1, 4),))
+case("cat", "dense", "torch.cat", fn(lambda _, a, b: torch.cat([a, b], dim=1)), ((2, 3), (2, 5)))
+case("stack", "dense", "torch.stack", fn(lambda _, a, b: torch.stack([a, b], dim=1)), ((2, 3), (2, 3)))
+case("split", "dense", "torch.split", fn(lambda _, x: tuple(torch.split(x, [2, 4], dim=1))), ((3, 6),))
+case("chunk", "dense", "torch.chunk", fn(lambda _, x: tuple(torch.chunk(x, 3, dim=1))), ((2, 6),))
+case("slice", "dense", "x[:, 1:5:2], x[..., -1]",
+     fn(lambda _, x: (x[:, 1:5:2] * 2, x[..., -1] + 1)), ((3, 6),))
+case("index_select_const", "dense", "x[:, [0, 2]]", fn(lambda _, x: x[:, [0, 2]] + 0.5), ((3, 4),))
+case("expand", "dense", "Tensor.expand", fn(lambda _, x: x.expand(3, 4) + 1), ((1, 4),))
+case("repeat", "dense", "Tensor.repeat", fn(lambda _, x: x.repeat(2, 3)), ((2, 3),))
+case("pad_constant", "dense", "F.pad (constant)", fn(lambda _, x: F.pad(x, (1, 2), value=0.5)), ((2, 3),))
+case("pad_2d", "dense", "nn.ZeroPad2d", lambda: nn.ZeroPad2d((1, 1, 2, 0)), ((1, 2, 3, 3),))
+
+# ---- Activations
+for _name, _make in {
+    "relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "prelu": lambda: nn.PReLU(), "prelu_channels": lambda: nn.PReLU(8), "elu": lambda: nn.ELU(0.7),
+    "celu": lambda: nn.CELU(1.3), "selu": nn.SELU, "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"), "silu": nn.SiLU, "mish": nn.Mish,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "hardtanh": lambda: nn.Hardtanh(-0.5, 0.8),
+    "hardsigmoid": nn.Hardsigmoid, "hardswish": nn.Hardswish, "softplus": nn.Softplus,
+    "softplus_beta": lambda: nn.Softplus(beta=2.0, threshold=5.0), "softsign": nn.Softsign,
+    "softmax_last": lambda: nn.Softmax(dim=-1), "log_softmax": lambda: nn.LogSoftmax(dim=1),
+}.items():
+    case(_name, "activation", f"nn.{type(_make()).__name__}", act(_make), ((3, 6),))
+case("softmax_axis0", "activation", "nn.Softmax(dim=0) on 3-d", lambda: nn.Softmax(dim=0), ((3, 4, 2),))
+case("softmax_axis1_3d", "activation", "nn.Softmax(dim=1) on 3-d", lambda: nn.Softmax(dim=1), ((3, 4, 2),))
+case("log_softmax_axis1_3d", "activation", "nn.LogSoftmax(dim=1) on 3-d",
+     lambda: nn.LogSoftmax(dim=1), ((2, 5, 3),))
+case("clamp", "activation", "torch.clamp", fn(lambda _, x: torch.clamp(x, -0.3, 0.4)), ((3, 5),))
+case("clamp_min", "activation", "torch.clamp(min=)", fn(lambda _, x: torch.clamp(x, min=0.1)), ((3, 5),))
+
+# ---- Element-wise arithmetic, broadcasting, scalars
+case("add_broadcast", "elementwise", "a + b (broadcast)", fn(lambda _, a, b: a + b), ((2, 3, 4), (3, 1)))
+case("sub_mul_div", "elementwise", "a - b, a * b, a / b",
+     fn(lambda _, a, b: (a - b) * b / (b.abs() + 1)), ((2, 4), (1, 4)))
+case("scalar_ops", "elementwise", "x + 1, 2 * x, x / 3, 1 - x",
+     fn(lambda _, x: (1 - (x + 1) * 2 / 3)), ((2, 4),))
+case("pow", "elementwise", "torch.pow, x ** 2", fn(lambda _, x: torch.pow(x.abs() + 1, 1.5) + x**2), ((2, 4),))
+case("neg_abs", "elementwise", "neg, abs", fn(lambda _, x: -x.abs()), ((2, 4),))
+case("sqrt_rsqrt", "elementwise", "sqrt, rsqrt",
+     fn(lambda _, x: torch.sqrt(x.abs() + 1) + torch.rsqrt(x.abs() + 1)), ((2, 4),))
+case("exp_log", "elementwise", "exp, log, log1p",
+     fn(lambda _, x: torch.exp(x) + torch.log(x.abs() + 1) + torch.log1p(x.abs())), ((2, 4),))
+case("reciprocal", "elementwise", "reciprocal", fn(lambda _, x: torch.reciprocal(x.abs() + 1)), ((2, 4),))
+case("min_max", "elementwise", "torch.minimum, torch.maximum",
+     fn(lambda _, a, b: torch.minimum(a, b) + torch.maximum(a, b) * 2), ((2, 4), (2, 4)))
+case("where", "elementwise", "torch.where", fn(lambda _, a, b: torch.where(a > b, a, b * 2)), ((2, 4), (2, 4)))
+case("comparisons", "elementwise", "<, <=, >, >=, == (as float)",
+     fn(lambda _, a, b: (a < b).float() + (a >= b).float() * 2 + (a == a).float()), ((2, 4), (2, 4)))
+case("trig", "elementwise", "sin, cos", fn(lambda _, x: torch.sin(x) + torch.cos(x)), ((2, 4),))
+case("erf", "elementwise", "torch.erf", fn(lambda _, x: torch.erf(x)), ((2, 4),))
+
+# ---- Reductions
+case("mean_axis", "reduction", "mean(dim=1)", fn(lambda _, x: x.mean(dim=1)), ((2, 3, 4),))
+case("mean_keepdim", "reduction", "mean(dim=(1, 2), keepdim=True)",
+     fn(lambda _, x: x.mean(dim=(1, 2), keepdim=True)), ((2, 3, 4),))
+case("sum_axes", "reduction", "sum(dim=(0, 2))", fn(lambda _, x: x.sum(dim=(0, 2))), ((2, 3, 4),))
+case("sum_keepdim", "reduction", "sum(dim=-1, keepdim=True)",
+     fn(lambda _, x: x.sum(dim=-1, keepdim=True)), ((2, 3, 4),))
+case("amax_amin", "reduction", "amax, amin", fn(lambda _, x: x.amax(dim=1) + x.amin(dim=2).sum()), ((2, 3, 4),))
+case("prod", "reduction", "prod(dim=1)", fn(lambda _, x: x.prod(dim=1)), ((2, 3, 4),))
+case("var_std", "reduction", "var, std", fn(lambda _, x: x.var(dim=1) + x.std(dim=2, keepdim=True).sum(1)),
+     ((2, 3, 4),))
+case("max_dim", "reduction", "torch.max(x, dim).values", fn(lambda _, x: torch.max(x, dim=1).values), ((2, 5),))
+
+# ---- Convolution and pooling
+case("conv1d", "convolution", "nn.Conv1d(stride=2, padding=1)",
+     lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1), ((2, 3, 10),))
+case("conv1d_dilation_nobias", "convolution", "nn.Conv1d(dilation=2, bias=False)",
+     lambda: nn.Conv1d(3, 4, 3, dilation=2, bias=False), ((2, 3, 12),))
+case("conv2d_same", "convolution", "nn.Conv2d(padding='same')", lambda: nn.Conv2d(2, 3, 3, padding="same"),
+     ((1, 2, 6, 6),))
+case("conv2d_groups", "convolution", "nn.Conv2d(groups=2)", lambda: nn.Conv2d(4, 6, 3, groups=2),
+     ((1, 4, 6, 6),))
+case("conv2d_depthwise", "convolution", "nn.Conv2d depthwise (groups=in_channels)",
+     lambda: nn.Conv2d(4, 4, 3, padding=1, groups=4), ((2, 4, 5, 5),))
+case("conv2d_dilation_stride", "convolution", "nn.Conv2d(stride=2, dilation=2, padding=2)",
+     lambda: nn.Conv2d(2, 3, 3, stride=2, dilation=2, padding=2), ((1, 2, 9, 9),))
+case("conv3d", "convolution", "nn.Conv3d", lambda: nn.Conv3d(2, 3, 3, padding=1), ((1, 2, 4, 5, 5),))
+case("conv_transpose1d", "convolution", "nn.ConvTranspose1d",
+     lambda: nn.ConvTranspose1d(3, 2, 3, stride=2), ((1, 3, 5),))
+case("conv_transpose2d", "convolution", "nn.ConvTranspose2d",
+     lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1), ((1, 3, 4, 4),))
+case("maxpool1d", "pooling", "nn.MaxPool1d", lambda: nn.MaxPool1d(2), ((2, 3, 8),))
+case("maxpool2d", "pooling", "nn.MaxPool2d(3, stride=2, padding=1)",
+     lambda: nn.MaxPool2d(3, stride=2, padding=1), ((1, 2, 7, 7),))
+case("maxpool2d_ceil", "pooling", "nn.MaxPool2d(ceil_mode=True)", lambda: nn.MaxPool2d(2, ceil_mode=True),
+     ((1, 2, 5, 5),))
+case("maxpool3d", "pooling", "nn.MaxPool3d", lambda: nn.MaxPool3d(2), ((1, 2, 4, 4, 4),))
+case("avgpool1d", "pooling", "nn.AvgPool1d", lambda: nn.AvgPool1d(2), ((2, 3, 8),))
+case("avgpool2d", "pooling", "nn.AvgPool2d(count_include_pad=False)",
+     lambda: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), ((1, 2, 6, 6),))
+case("avgpool2d_pad", "pooling", "nn.AvgPool2d(count_include_pad=True)",
+     lambda: nn.AvgPool2d(3, stride=2, padding=1), ((1, 2, 6, 6),))
+case("avgpool3d", "pooling", "nn.AvgPool3d", lambda: nn.AvgPool3d(2), ((1, 2, 4, 4, 4),))
+case("adaptive_avgpool_global", "pooling", "nn.AdaptiveAvgPool2d(1)",
+     seq(lambda: nn.AdaptiveAvgPool2d(1), nn.Flatten), ((2, 3, 5, 5),))
+case("adaptive_avgpool_2x2", "pooling", "nn.AdaptiveAvgPool2d(2)", lambda: nn.AdaptiveAvgPool2d(2),
+     ((1, 3, 6, 6),))
+case("upsample_nearest", "pooling", "nn.Upsample(scale_factor=2, mode='nearest')",
+     lambda: nn.Upsample(scale_factor=2, mode="nearest"), ((1, 2, 3, 3),),
+     fails=("UnsupportedOperatorError", "Resize"), notes="SOFIE 0.1.0 has no Resize operator")
+
+# ---- Normalization
+case("batchnorm1d", "normalization", "nn.BatchNorm1d (eval, not folded)",
+     seq(nn.ReLU, lambda: nn.BatchNorm1d(6)), ((4, 6),))
+case("batchnorm2d_folded", "normalization", "Conv2d + BatchNorm2d (folded)",
+     seq(lambda: nn.Conv2d(2, 3, 3), lambda: nn.BatchNorm2d(3), nn.ReLU), ((2, 2, 5, 5),))
+case("batchnorm2d", "normalization", "nn.BatchNorm2d (eval, not folded)",
+     seq(nn.ReLU, lambda: nn.BatchNorm2d(3)), ((2, 3, 4, 4),))
+case("layernorm", "normalization", "nn.LayerNorm", lambda: nn.LayerNorm(6), ((2, 3, 6),))
+case("layernorm_2d", "normalization", "nn.LayerNorm([4, 5])", lambda: nn.LayerNorm([4, 5]), ((2, 4, 5),))
+case("groupnorm", "normalization", "nn.GroupNorm", lambda: nn.GroupNorm(2, 4), ((2, 4, 3, 3),))
+case("instancenorm", "normalization", "nn.InstanceNorm2d(affine=True)",
+     lambda: nn.InstanceNorm2d(3, affine=True), ((2, 3, 4, 4),))
+
+# ---- Recurrent
+case("rnn_tanh", "recurrent", "nn.RNN(batch_first=True)", fn(lambda m, x: m[0](x)[0], nn.RNN(4, 5, batch_first=True)),
+     ((2, 6, 4),))
+case("rnn_relu", "recurrent", "nn.RNN(nonlinearity='relu')",
+     fn(lambda m, x: m[0](x)[0], nn.RNN(4, 5, nonlinearity="relu")), ((6, 2, 4),))
+case("gru", "recurrent", "nn.GRU(batch_first=True)", fn(lambda m, x: m[0](x)[0], nn.GRU(4, 5, batch_first=True)),
+     ((2, 6, 4),))
+case("lstm", "recurrent", "nn.LSTM", fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5)), ((6, 2, 4),))
+case("lstm_two_layers", "recurrent", "nn.LSTM(num_layers=2, batch_first=True)",
+     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, num_layers=2, batch_first=True)), ((2, 6, 4),))
+case("lstm_bidirectional", "recurrent", "nn.LSTM(bidirectional=True)",
+     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, bidirectional=True, batch_first=True)), ((2, 6, 4),))
+case("gru_bidirectional_two_layers", "recurrent", "nn.GRU(num_layers=2, bidirectional=True)",
+     fn(lambda m, x: m[0](x)[0], nn.GRU(4, 3, num_layers=2, bidirectional=True)), ((5, 2, 4),))
+case("lstm_last_step_head", "recurrent", "LSTM, last time step -> Linear",
+     fn(lambda m, x: m[1](m[0](x)[0][:, -1, :]), nn.LSTM(10, 8, batch_first=True), nn.Linear(8, 1)),
+     ((3, 20, 10),))
+case("gru_hidden_head", "recurrent", "GRU final hidden state -> Linear",
+     fn(lambda m, x: m[1](m[0](x)[1][-1]), nn.GRU(10, 8, batch_first=True), nn.Linear(8, 2)), ((3, 7, 10),))
+
+# ---- Attention
+case("multihead_attention", "attention", "nn.MultiheadAttention (self-attention, batch_first)",
+     fn(lambda m, x: m[0](x, x, x, need_weights=False)[0], nn.MultiheadAttention(8, 2, batch_first=True)),
+     ((2, 5, 8),), fails=("TracingError", "data-dependent control flow"),
+     notes="as TorchScript, torch's ONNX exporter loses the tensor ranks inside "
+     "multi_head_attention_forward ('transpose for tensor of unknown rank')")
+case("sdpa", "attention", "F.scaled_dot_product_attention",
+     fn(lambda _, q, k, v: F.scaled_dot_product_attention(q, k, v)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)))
+case("transformer_encoder_layer", "attention", "nn.TransformerEncoderLayer",
+     lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True),
+     ((2, 5, 8),), fails=("TracingError", "data-dependent control flow"),
+     notes="torch's ONNX exporter fails inside multi_head_attention_forward, in every mode")
+
+# ---- Embedding (int64 indices)
+case("embedding", "embedding", "nn.Embedding", lambda: nn.Embedding(10, 4), ((2, 5),), dtypes=("int64",))
+case("embedding_bag_like", "embedding", "nn.Embedding then mean",
+     fn(lambda m, i: m[0](i).mean(dim=1), nn.Embedding(20, 3)), ((3, 4),), dtypes=("int64",), high=20)
+case("gather_indices", "embedding", "torch.gather with int64 indices",
+     fn(lambda _, x, i: torch.gather(x, 1, i)), ((3, 5), (3, 2)), dtypes=("float", "int64"), high=5,
+     fails=("UnsupportedOperatorError", "GatherElements"),
+     notes="SOFIE 0.1.0 has no GatherElements operator")
+
+# ---- Graph shapes
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(6, 6), nn.Linear(6, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.fc2(torch.relu(self.fc1(x))))
+
+
+class Branches(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(4, 3), nn.Linear(4, 3), nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        merged = torch.cat([self.a(x) + self.b(x), self.c(x)], dim=1)
+        return merged, torch.sigmoid(self.a(x))
+
+
+class Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.tanh(self.fc(x)))
+
+
+class ResidualConv(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.bn(self.c2(torch.relu(self.c1(x)))))
+
+
+case("residual", "graph", "skip connection (x + f(x))", Residual, ((2, 6),))
+case("residual_conv", "graph", "ResNet-style block", ResidualConv, ((1, 3, 6, 6),))
+case("branches_multi_output", "graph", "branches merged by add and cat, two outputs", Branches, ((2, 4),))
+case("shared_weights", "graph", "one layer used twice", Shared, ((2, 4),))
+case("three_inputs", "graph", "several inputs", fn(lambda _, a, b, c: a * b + c), ((2, 3), (2, 3), (1, 3)))
