@@ -39,6 +39,7 @@ from zoo import BATCHES, BY_NAME, ZOO  # noqa: E402
 log = logging.getLogger("bench")
 
 FRONT_ENDS = ("ours", "peer")
+FAST_MATH_NAME = "ours -ffast-math"  # the same generated code, other compiler flags
 ATOL, RTOL = 1e-4, 1e-3  # float32, other summation orders (the test suite is stricter)
 
 
@@ -117,14 +118,18 @@ class Case:
         self.results[framework] = {"status": status, "error": error, **extra}
         log.warning("%s %s: %s %s", self.key, framework, status, error)
 
-    def add_native(self, frontend: str, conversion: dict[str, Any]) -> None:
+    def add_native(self, frontend: str, conversion: dict[str, Any],
+                   flags: list[str] | None = None, name: str | None = None) -> None:
+        """A front end's generated code; `flags`/`name`: a compiler-flag variant of it."""
+        frontend = name or frontend
         if not conversion["ok"]:
             self.fail(frontend, "no conversion", conversion["error"])
             return
         header = Path(conversion["header"])
         weights = Path(conversion["weights"]) if conversion["weights"] else None
         try:
-            binary, compile_s = native.compile_driver(header)
+            suffix = "" if name is None else "_variant"
+            binary, compile_s = native.compile_driver(header, flags, suffix)
         except native.NativeError as exc:
             self.fail(frontend, "no compile", str(exc))
             return
@@ -215,7 +220,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(m.name for m in ZOO))
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.2)
     parser.add_argument("--work", type=Path, default=HERE / "work", help="generated code")
     parser.add_argument("--results", type=Path, default=HERE / "results")
@@ -242,6 +247,8 @@ def main() -> int:
         log.info("%s: compile and check", case.key)
         for frontend in FRONT_ENDS:
             case.add_native(frontend, conversions[frontend]["models"][case.key])
+        case.add_native("ours", conversions["ours"]["models"][case.key], native.FAST_MATH,
+                        FAST_MATH_NAME)
         for framework in PEERS:
             case.add_peer(framework)
     for r in range(args.rounds):
