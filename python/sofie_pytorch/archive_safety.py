@@ -19,6 +19,7 @@ import io
 import pickletools
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -28,10 +29,14 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _IMPORTING_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ"}
 
 
-def _raw_pickle_imports(data: bytes) -> bool:
-    """True if data is a well-formed pickle that imports a name (so could run code)."""
+def _raw_pickle_imports(stream: IO[bytes]) -> bool:
+    """True if the stream is a well-formed pickle that imports a name (could run code).
+
+    Read as a stream: raw tensor bytes stop being a pickle within a few bytes, so large
+    weight files cost nothing.
+    """
     try:
-        for opcode, _arg, _pos in pickletools.genops(data):
+        for opcode, _arg, _pos in pickletools.genops(stream):
             if opcode.name in _IMPORTING_OPCODES:
                 return True
     except Exception:  # noqa: BLE001 - not a pickle at all (raw tensor bytes): harmless
@@ -47,22 +52,40 @@ def _nested_archive_is_safe(data: bytes) -> bool:
     return True
 
 
-def check_exported_archive(path: Path) -> None:
-    """Raise ModelLoadError if loading the .pt2 at path could execute code from it."""
+def _unsafe_member(path: Path) -> str | None:
+    """The name of the first member that would run code when unpickled, if any."""
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            data = archive.read(info)
+            with archive.open(info) as member:
+                head = member.read(len(_ZIP_MAGIC))
             # Every member, whatever its name: protocol-0 pickles have no header byte, and
             # torch decides from the archive's own (attacker-written) config what to unpickle.
-            if data.startswith(_ZIP_MAGIC):
-                safe = _nested_archive_is_safe(data)
+            if head.startswith(_ZIP_MAGIC):
+                safe = _nested_archive_is_safe(archive.read(info))
             else:
-                safe = not _raw_pickle_imports(data)
+                with archive.open(info) as member:
+                    safe = not _raw_pickle_imports(member)
             if not safe:
-                raise ModelLoadError(
-                    f"{path}: the archive member {info.filename!r} is a pickle that would "
-                    f"run code when loaded, so the file is not loaded. Only load .pt2 files "
-                    f"you trust; re-export the model with torch.export.save"
-                )
+                return info.filename
+    return None
+
+
+def check_exported_archive(path: Path) -> None:
+    """Raise ModelLoadError if loading the .pt2 at path could execute code from it."""
+    try:
+        unsafe = _unsafe_member(path)
+    # Damage inside the archive surfaces here first, with zipfile's many exception types.
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelLoadError(
+            f"{path}: damaged archive ({text[0] if text else type(exc).__name__}); it may be "
+            f"truncated or corrupted: save it again with torch.export.save"
+        ) from exc
+    if unsafe is not None:
+        raise ModelLoadError(
+            f"{path}: the archive member {unsafe!r} is a pickle that would run code when "
+            f"loaded, so the file is not loaded. Only load .pt2 files you trust; re-export "
+            f"the model with torch.export.save"
+        )
