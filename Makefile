@@ -39,7 +39,7 @@ demo: build
 	$(PY) examples/demo.py
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PY) -m pytest test/python
 
 lint: venv
@@ -60,9 +60,9 @@ bench: build $(VENV)/.bench.stamp
 	$(PY) bench/run.py
 
 # Fuzzing (test/fuzz, README "Errors and safety"): installs its own requirements, feeds
-# 10,000 mutated models and shape lists through PyROOT and 2,000 through the C++ entry,
+# 10,000 mutated models and shape lists through PyROOT and 5,000 through the C++ entry,
 # and writes test/fuzz/RESULTS.md. Findings go to test/fuzz/findings/.
 .PHONY: fuzz
 fuzz: build
 	$(PY) -m pip install --quiet -r test/fuzz/requirements.txt
-	nice $(PY) test/fuzz/fuzz.py --python 10000 --cpp 2000 --results test/fuzz/RESULTS.md
+	nice $(PY) test/fuzz/fuzz.py --python 10000 --cpp 5000 --results test/fuzz/RESULTS.md

@@ -73,12 +73,16 @@ std::string Str(PyObject *obj)
    if (!obj)
       return {};
    PyRef text = PyRef::Steal(PyObject_Str(obj));
-   const char *utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr;
-   if (!utf8) {
+   if (const char *utf8 = text ? PyUnicode_AsUTF8(text.get()) : nullptr)
+      return utf8;
+   PyErr_Clear();
+   // Lone surrogates (a file name that is not UTF-8) cannot be UTF-8: escape them.
+   PyRef escaped = text ? PyRef::Steal(PyUnicode_AsEncodedString(text.get(), "utf-8", "backslashreplace")) : PyRef();
+   if (!escaped) {
       PyErr_Clear();
       return "<unprintable>";
    }
-   return utf8;
+   return std::string(PyBytes_AS_STRING(escaped.get()), PyBytes_GET_SIZE(escaped.get()));
 }
 
 std::string Attribute(PyObject *obj, const char *name)

@@ -26,33 +26,48 @@ std::vector<float> ReadFloats(const fs::path &file)
    return values;
 }
 
-void WriteFloats(const fs::path &file, const std::vector<float> &values)
+std::vector<char> ReadBytes(const fs::path &file)
+{
+   std::ifstream in(file, std::ios::binary);
+   if (!in)
+      throw std::runtime_error("cannot read " + file.string());
+   return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteBytes(const fs::path &file, const std::vector<char> &bytes)
 {
    std::ofstream out(file, std::ios::binary);
-   out.write(reinterpret_cast<const char *>(values.data()), values.size() * sizeof(float));
+   out.write(bytes.data(), bytes.size());
    if (!out)
       throw std::runtime_error("cannot write " + file.string());
 }
 
-/// The driver: reads the inputs, runs Session::infer, writes the outputs. infer returns a
-/// vector for one output and a vector of vectors for several; Collect takes both.
-std::string DriverSource(const std::string &name, size_t nInputs)
+/// The driver: reads the inputs, runs Session::infer, writes the outputs as float. infer
+/// returns a vector for one output, a vector of vectors or a tuple for several, with the
+/// outputs' element types; Collect takes them all.
+std::string DriverSource(const std::string &name, const std::vector<std::string> &dtypes)
 {
    std::ostringstream src;
    src << "#include \"" << name << ".hxx\"\n"
-       << "#include <fstream>\n#include <string>\n#include <vector>\n"
-       << "static std::vector<float> Read(const std::string &f) {\n"
+       << "#include <cstdint>\n#include <fstream>\n#include <string>\n#include <tuple>\n#include <vector>\n"
+       << "using Outputs = std::vector<std::vector<float>>;\n"
+       << "template <typename T> static std::vector<T> Read(const std::string &f) {\n"
        << "  std::ifstream in(f, std::ios::binary); in.seekg(0, std::ios::end);\n"
-       << "  std::vector<float> v(size_t(in.tellg()) / sizeof(float)); in.seekg(0);\n"
-       << "  in.read(reinterpret_cast<char *>(v.data()), v.size() * sizeof(float)); return v; }\n"
-       << "static void Collect(const std::vector<float> &v, std::vector<std::vector<float>> &o) { o.push_back(v); }\n"
-       << "static void Collect(const std::vector<std::vector<float>> &v, std::vector<std::vector<float>> &o) {\n"
-       << "  o.insert(o.end(), v.begin(), v.end()); }\n"
+       << "  std::vector<T> v(size_t(in.tellg()) / sizeof(T)); in.seekg(0);\n"
+       << "  in.read(reinterpret_cast<char *>(v.data()), v.size() * sizeof(T)); return v; }\n"
+       << "template <typename T> static void Collect(const std::vector<T> &v, Outputs &o) {\n"
+       << "  o.emplace_back(v.begin(), v.end()); }\n"
+       << "template <typename T> static void Collect(const std::vector<std::vector<T>> &v, Outputs &o) {\n"
+       << "  for (const auto &x : v) Collect(x, o); }\n"
+       << "template <typename... Ts> static void Collect(const std::tuple<Ts...> &t, Outputs &o) {\n"
+       << "  std::apply([&o](const auto &...x) { (Collect(x, o), ...); }, t); }\n"
        << "int main(int, char **argv) {\n"
        << "  const std::string dir = argv[1];\n"
        << "  SOFIE_" << name << "::Session session(dir + \"/" << name << ".dat\");\n";
+   const size_t nInputs = dtypes.size();
    for (size_t i = 0; i < nInputs; ++i)
-      src << "  auto in" << i << " = Read(dir + \"/in" << i << ".bin\");\n";
+      src << "  auto in" << i << " = Read<" << (dtypes[i] == "int64" ? "int64_t" : "float") << ">(dir + \"/in" << i
+          << ".bin\");\n";
    src << "  std::vector<std::vector<float>> outs;\n  Collect(session.infer(";
    for (size_t i = 0; i < nInputs; ++i)
       src << (i ? ", " : "") << "in" << i << ".data()";
@@ -90,21 +105,24 @@ ModelData ReadModelData(const std::string &dir, const std::string &name)
    if (!spec)
       throw std::runtime_error("no spec for model " + name + " in " + dir);
    size_t nOutputs = 0;
-   for (std::string key; spec >> key;) {
+   for (std::string line; std::getline(spec, line);) {
+      std::istringstream words(line);
+      std::string key, dims, dtype = "float";
+      words >> key;
       if (key == "input") {
-         std::string dims;
-         spec >> dims;
+         words >> dims >> dtype;
          std::vector<size_t> shape;
          std::istringstream parts(dims);
          for (std::string d; std::getline(parts, d, ',');)
             shape.push_back(std::stoul(d));
          data.shapes.push_back(shape);
+         data.dtypes.push_back(dtype);
       } else if (key == "outputs") {
-         spec >> nOutputs;
+         words >> nOutputs;
       }
    }
    for (size_t i = 0; i < data.shapes.size(); ++i)
-      data.inputs.push_back(ReadFloats(fs::path(dir) / (name + ".in" + std::to_string(i) + ".bin")));
+      data.inputs.push_back(ReadBytes(fs::path(dir) / (name + ".in" + std::to_string(i) + ".bin")));
    for (size_t i = 0; i < nOutputs; ++i)
       data.torchOutputs.push_back(ReadFloats(fs::path(dir) / (name + ".out" + std::to_string(i) + ".bin")));
    return data;
@@ -125,14 +143,15 @@ TempDir::~TempDir()
 }
 
 std::vector<std::vector<float>> CompileAndRun(const std::string &dir, const std::string &name,
-                                              const std::vector<std::vector<float>> &inputs)
+                                              const std::vector<std::vector<char>> &inputs,
+                                              const std::vector<std::string> &dtypes)
 {
    const fs::path base(dir);
-   std::ofstream(base / "driver.cxx") << DriverSource(name, inputs.size());
+   std::ofstream(base / "driver.cxx") << DriverSource(name, dtypes);
    for (size_t i = 0; i < inputs.size(); ++i)
-      WriteFloats(base / ("in" + std::to_string(i) + ".bin"), inputs[i]);
+      WriteBytes(base / ("in" + std::to_string(i) + ".bin"), inputs[i]);
    // Plain C++17 and the system's OpenBLAS: what a user's analysis code would use.
-   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O2 -I" + dir + " " + (base / "driver.cxx").string() +
+   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O1 -I" + dir + " " + (base / "driver.cxx").string() +
        " -o " + (base / "driver").string() + " " + SOFIE_PYTORCH_TEST_BLAS);
    Run((base / "driver").string() + " " + dir);
    std::vector<std::vector<float>> outputs;

@@ -11,7 +11,8 @@ namespace sofie_pytorch_test {
 struct ModelData {
    std::string name;
    std::vector<std::vector<size_t>> shapes;
-   std::vector<std::vector<float>> inputs;
+   std::vector<std::string> dtypes;             // "float" or "int64", per input
+   std::vector<std::vector<char>> inputs;       // raw little-endian data, per input
    std::vector<std::vector<float>> torchOutputs;
 };
 
@@ -37,7 +38,8 @@ private:
 /// Compile dir/<name>.hxx (namespace SOFIE_<name>, weights dir/<name>.dat) with a small
 /// driver, run it on the inputs and return its outputs. Throws on any failure.
 std::vector<std::vector<float>> CompileAndRun(const std::string &dir, const std::string &name,
-                                              const std::vector<std::vector<float>> &inputs);
+                                              const std::vector<std::vector<char>> &inputs,
+                                              const std::vector<std::string> &dtypes);
 
 } // namespace sofie_pytorch_test
 

@@ -32,13 +32,16 @@ class ZooModel : public ::testing::TestWithParam<std::string> {};
 TEST_P(ZooModel, GeneratedCodeMatchesTorch)
 {
    const ModelData data = ReadModelData(kModels, GetParam());
-   auto model = TMVA::Experimental::SOFIE::PyTorch::Parse(kModels + "/" + data.name + ".pt", data.shapes);
+   std::vector<TMVA::Experimental::SOFIE::ETensorType> types;
+   for (const auto &dtype : data.dtypes)
+      types.push_back(dtype == "int64" ? TMVA::Experimental::SOFIE::ETensorType::INT64
+                                       : TMVA::Experimental::SOFIE::ETensorType::FLOAT);
+   auto model = TMVA::Experimental::SOFIE::PyTorch::Parse(kModels + "/" + data.name + ".pt", data.shapes, types);
    model.Generate();
    TempDir out;
    model.OutputGenerated(out.path() + "/" + data.name + ".hxx");
-   ASSERT_TRUE(std::filesystem::exists(out.path() + "/" + data.name + ".dat"));
 
-   const auto outputs = CompileAndRun(out.path(), data.name, data.inputs);
+   const auto outputs = CompileAndRun(out.path(), data.name, data.inputs, data.dtypes);
    ASSERT_EQ(outputs.size(), data.torchOutputs.size());
    for (size_t i = 0; i < outputs.size(); ++i)
       ExpectClose(outputs[i], data.torchOutputs[i], data.name + " output " + std::to_string(i));

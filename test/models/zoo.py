@@ -5,8 +5,9 @@ directory, for the C++ tests:
 
     python zoo.py OUTDIR
 
-For each model NAME: NAME.pt, NAME.spec (a line `input d0,d1,...` per input and a line
-`outputs N`), NAME.in<i>.bin and NAME.out<i>.bin (little-endian float32).
+For each model NAME: NAME.pt, NAME.spec (a line `input d0,d1,... [dtype]` per input and a
+line `outputs N`), NAME.in<i>.bin (little-endian float32, or int64 for int64 inputs) and
+NAME.out<i>.bin (float32). The operator-coverage cases of coverage.py are written too.
 """
 
 from __future__ import annotations
@@ -112,13 +113,39 @@ def write(name: str, directory: Path) -> None:
         y.contiguous().numpy().astype("<f4").tofile(directory / f"{name}.out{i}.bin")
 
 
+def write_coverage_case(name: str, directory: Path) -> None:
+    """Save an operator-coverage case (test/models/coverage.py) in the same layout."""
+    import conformance  # the coverage suite, beside this file
+
+    path, inputs, outputs = conformance.save(name, directory)
+    dtypes = conformance.CASES[name].dtypes
+    lines = []
+    for i, x in enumerate(inputs):
+        dtype = dtypes[i] if i < len(dtypes) else "float"
+        lines.append(f"input {','.join(str(d) for d in x.shape)} {dtype}")
+        x.contiguous().numpy().astype("<i8" if dtype == "int64" else "<f4").tofile(
+            directory / f"{name}.in{i}.bin")
+    lines.append(f"outputs {len(outputs)}")
+    (directory / f"{name}.spec").write_text("\n".join(lines) + "\n")
+    for i, y in enumerate(outputs):
+        y.astype("<f4").tofile(directory / f"{name}.out{i}.bin")
+
+
 def main(argv: list[str]) -> int:
     directory = Path(argv[1] if len(argv) > 1 else "models")
     directory.mkdir(parents=True, exist_ok=True)
     for name in CASES:
         write(name, directory)
-    (directory / "MANIFEST").write_text("\n".join(CASES) + "\n")
-    print(f"wrote {len(CASES)} models to {directory}")
+    # The operator-coverage cases that convert (the others are engine limitations whose
+    # errors test/python/test_coverage.py checks).
+    from coverage import CASES as COVERAGE
+
+    converting = [n for n, c in COVERAGE.items() if c.fails is None]
+    for name in converting:
+        write_coverage_case(name, directory)
+    names = [*CASES, *converting]
+    (directory / "MANIFEST").write_text("\n".join(names) + "\n")
+    print(f"wrote {len(names)} models to {directory}")
     return 0
 
 
