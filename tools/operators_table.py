@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test" / "models"))
 
-from conformance import RTOL, ATOL, run  # noqa: E402
+from conformance import ATOL, RTOL, run  # noqa: E402
 from coverage import CASES  # noqa: E402
 
 FAMILIES = {

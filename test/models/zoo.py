@@ -117,7 +117,7 @@ def write_coverage_case(name: str, directory: Path) -> None:
     """Save an operator-coverage case (test/models/coverage.py) in the same layout."""
     import conformance  # the coverage suite, beside this file
 
-    path, inputs, outputs = conformance.save(name, directory)
+    _, inputs, outputs = conformance.save(name, directory)
     dtypes = conformance.CASES[name].dtypes
     lines = []
     for i, x in enumerate(inputs):
