@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from .archive_integrity import check_torchscript_storages
 from .archive_safety import check_exported_archive
 from .errors import ModelLoadError
 
@@ -39,6 +40,7 @@ class LoadedModel:
     input_names: list[str]
     kind: str  # "torchscript", "exported-program" or "module"
     name: str  # a C++ identifier naming the model (namespace SOFIE_<name>)
+    variadic: bool = False  # forward(*inputs): any number of inputs
 
 
 def identifier(text: str, fallback: str = "model") -> str:
@@ -99,13 +101,16 @@ def _schema_input_names(module: torch.jit.ScriptModule) -> list[str]:
 
 
 def _load_torchscript(path: Path) -> torch.nn.Module:
+    # From the bytes, not the name: torch needs names that are valid UTF-8.
+    data = path.read_bytes()
+    # torch.jit.load trusts the archive's element counts; a short record would crash later.
+    check_torchscript_storages(data, str(path))
     try:
         # TorchScript is deprecated in torch 2.13 but it is what TMVA saves: the user
         # chose the format, the warning would only be noise from inside the converter.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            # From the bytes, not the name: torch needs names that are valid UTF-8.
-            return torch.jit.load(io.BytesIO(path.read_bytes()), map_location="cpu")
+            return torch.jit.load(io.BytesIO(data), map_location="cpu")
     except Exception as exc:
         raise ModelLoadError(
             f"{path}: not a readable TorchScript file ({_first_line(exc)}); it may be truncated or "
@@ -155,7 +160,14 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> LoadedModel
         for p in params
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
-    return LoadedModel(module, names, "module", identifier(name or type(module).__name__))
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        names = []  # forward(*inputs): as many inputs as shapes are given
+        variadic = True
+    else:
+        variadic = False
+    loaded = LoadedModel(module, names, "module", identifier(name or type(module).__name__))
+    loaded.variadic = variadic
+    return loaded
 
 
 def _describe_non_zip(path: Path) -> ModelLoadError:

@@ -30,22 +30,36 @@ CLEAN_KINDS = {"ModelLoadError", "InputSpecError", "TracingError", "UnsupportedO
 BATCH_TIMEOUT = 1800  # seconds per batch; a hang shows as a timeout
 
 
-def run_python_batch(workdir: Path, batch_seed: int, count: int, report: dict) -> None:
+def run_python_batch(workdir: Path, batch_seed: int, count: int, report: dict,
+                     findings: Path) -> None:
     cmd = [sys.executable, str(HERE / "python_worker.py"), "python", str(workdir),
            str(batch_seed), str(count)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BATCH_TIMEOUT)
     except subprocess.TimeoutExpired:
         report["hangs"].append(_current(workdir))
+        _keep_current(workdir, findings, f"py_b{batch_seed}_hang")
         return
     if proc.returncode != 0:
         report["crashes"].append({"returncode": proc.returncode, "input": _current(workdir),
                                   "stderr": proc.stderr[-2000:]})
+        _keep_current(workdir, findings, f"py_b{batch_seed}_crash")
         return
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     report["inputs"] += summary["inputs"]
     report["unclean"] += summary["unclean"]
     report["outcomes"].update(summary["outcomes"])
+
+
+def _keep_current(workdir: Path, findings: Path, stem: str) -> None:
+    """Keep the input a dead batch was on (its index and mutation are in current.json)."""
+    meta = _current(workdir)
+    if not isinstance(meta, dict):
+        return
+    findings.mkdir(parents=True, exist_ok=True)
+    suffix = ".pt2" if str(meta.get("seed", "")).endswith(".pt2") else ".pt"
+    shutil.copy(workdir / f"current{suffix}", findings / f"{stem}{suffix}")
+    (findings / f"{stem}.json").write_text(json.dumps(meta, indent=1))
 
 
 def _current(workdir: Path) -> object:
@@ -144,8 +158,8 @@ def write_results(path: Path, args: argparse.Namespace, reports: dict[str, dict]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", type=int, default=10000, help="inputs through PyROOT")
-    parser.add_argument("--cpp", type=int, default=2000, help="inputs through C++ Parse")
-    parser.add_argument("--batch", type=int, default=1000, help="inputs per process")
+    parser.add_argument("--cpp", type=int, default=5000, help="inputs through C++ Parse")
+    parser.add_argument("--batch", type=int, default=500, help="inputs per process")
     parser.add_argument("--seed", type=int, default=1, help="first batch seed")
     parser.add_argument("--workdir", type=Path, default=ROOT_DIR / "build" / "fuzz")
     parser.add_argument("--cpp-entry", type=Path,
@@ -168,7 +182,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
             if runner == "python":
-                run_python_batch(workdir, batch_seed, count, report)
+                run_python_batch(workdir, batch_seed, count, report, args.findings)
             else:
                 run_cpp_batch(workdir, batch_seed, count, args.cpp_entry, report, args.findings)
             left -= count

@@ -391,3 +391,11 @@ def test_unsupported_operators_of_an_in_memory_module_listed_at_once():
     assert "3 operator(s) SOFIE cannot generate code for" in message
     for op in ("aten::erfinv", "aten::cumprod", "aten::cummax"):
         assert op in message, message
+
+
+def test_torchscript_with_a_short_tensor_record(tmp_path, models):
+    # torch.jit.load accepts it and the model then reads past the buffer (a segfault found
+    # by the fuzzer); the parser refuses it before torch sees it.
+    path = rezip(models["pt"], tmp_path / "short.pt", {"/data/1": b""})
+    parse_fails(path, [[2, 4]], cls=ModelLoadError,
+                match=r"tensor data .*data/1.* holds 0 bytes .* truncated or corrupted")
