@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -18,13 +19,14 @@ import onnx
 import torch
 
 from .control_flow import ADVICE, TRACER_BOOL_WARNING
-from .errors import TracingError
+from .errors import InputSpecError, TracingError
 from .sources import LoadedModel
 from .specs import InputSpec
 
 log = logging.getLogger(__name__)
 
 OPSET = 17  # LayerNormalization needs 17; SOFIE's ONNX parser reads it
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 
 
 class _ProgramRunner(torch.nn.Module):
@@ -89,18 +91,13 @@ def run_model(model: LoadedModel, inputs: Sequence[torch.Tensor]) -> list[torch.
         ) from exc
 
 
-def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
-    """Trace the model on deterministic example inputs and return its ONNX graph."""
-    generator = torch.Generator().manual_seed(0)
-    inputs = tuple(spec.example(generator) for spec in specs)
-    outputs = run_model(model, inputs)
-    output_names = [f"output_{i}" for i in range(len(outputs))]
+def _to_onnx(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+             specs: Sequence[InputSpec], n_outputs: int) -> tuple[bytes, list[str]]:
+    """One run of torch's exporter; returns the ONNX bytes and the files (outside torch)
+    where the traced code turned a tensor into a Python bool."""
+    buffer = io.BytesIO()
     # Run-time sizes: the inputs' named axes; the exporter propagates them to the outputs.
     dynamic_axes = {s.name: s.dynamic_axes for s in specs if s.dynamic_axes}
-    buffer = io.BytesIO()
-    module = model.module
-    if model.kind == "exported-program":
-        module = _ProgramRunner(module)
     was_training = module.training
     module.eval()
     try:
@@ -108,7 +105,7 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
         # do not concern the user; catch_warnings restores the caller's filters after.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore")
-            # An `if` on tensor values would be frozen to one branch: recorded, refused below.
+            # An `if` on tensor values would be frozen to one branch: recorded, refused.
             warnings.filterwarnings("always", TRACER_BOOL_WARNING, torch.jit.TracerWarning)
             torch.onnx.export(
                 module,
@@ -117,7 +114,7 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
                 dynamo=False,
                 opset_version=OPSET,
                 input_names=[s.name for s in specs],
-                output_names=output_names,
+                output_names=[f"output_{i}" for i in range(n_outputs)],
                 do_constant_folding=True,
                 dynamic_axes=dynamic_axes or None,
                 operator_export_type=torch.onnx.OperatorExportTypes.ONNX_FALLTHROUGH,
@@ -126,11 +123,66 @@ def export(model: LoadedModel, specs: Sequence[InputSpec]) -> onnx.ModelProto:
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
     finally:
         module.train(was_training)
+    # torch's own layers convert shapes to bools in their checks (MultiheadAttention
+    # does); those are shape-, not value-dependent. What counts is the user's code.
+    user_code = [w.filename for w in caught
+                 if not os.path.abspath(w.filename).startswith(_TORCH_DIR)]
+    return buffer.getvalue(), user_code
+
+
+def _via_torch_export(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+                      specs: Sequence[InputSpec]) -> torch.nn.Module:
+    """The module as torch.export sees it: for layers whose TorchScript tracing fails in
+    torch's exporter (TransformerEncoderLayer passes a tensor where a bool is expected)."""
+    dims = tuple({axis: torch.export.Dim.DYNAMIC for axis in s.dynamic_axes} or None
+                 for s in specs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(module, inputs, dynamic_shapes=dims)
+    return _ProgramRunner(program.module())
+
+
+def _check_program_dims(module: torch.nn.Module, specs: Sequence[InputSpec]) -> None:
+    """A run-time size needs a dimension the ExportedProgram left symbolic."""
+    placeholders = [n for n in getattr(module, "graph", torch.fx.Graph()).nodes
+                    if n.op == "placeholder"]
+    for spec, node in zip(specs, placeholders):
+        value = node.meta.get("val")
+        for axis in spec.dynamic_axes:
+            if value is not None and isinstance(value.shape[axis], int):
+                raise InputSpecError(
+                    f"input {spec.name}: dimension {axis} was fixed to {value.shape[axis]} "
+                    f"when the program was exported; export it with dynamic_shapes "
+                    f"(torch.export.Dim) to choose it at run time, or give a fixed size"
+                )
+
+
+def export(
+    model: LoadedModel, specs: Sequence[InputSpec], via_torch_export: bool = False
+) -> onnx.ModelProto:
+    """Trace the model on deterministic example inputs and return its ONNX graph.
+
+    With via_torch_export, an in-memory module is first captured by torch.export.
+    """
+    generator = torch.Generator().manual_seed(0)
+    inputs = tuple(spec.example(generator) for spec in specs)
+    n_outputs = len(run_model(model, inputs))
+    module = model.module
+    if model.kind == "exported-program":
+        _check_program_dims(module, specs)
+        module = _ProgramRunner(module)
+    elif via_torch_export:
+        try:
+            module = _via_torch_export(module, inputs, specs)
+        except Exception as exc:
+            raise TracingError(
+                f"torch.export could not capture the model: {_essential(exc)}") from exc
+    data, user_code = _to_onnx(module, inputs, specs, n_outputs)
     # Only Python code can hide a value-dependent branch from the tracer: TorchScript
     # keeps it as an If node (refused by control_flow.check), and torch.export has
     # already refused it (its module()'s own input guards warn here, harmlessly).
-    if caught and model.kind == "module":
+    if user_code and model.kind == "module":
         raise TracingError(f"the model has data-dependent control flow (if on a tensor); {ADVICE}")
-    proto = onnx.load_from_string(buffer.getvalue())
+    proto = onnx.load_from_string(data)
     log.debug("exported %d ONNX nodes", len(proto.graph.node))
     return proto

@@ -131,9 +131,14 @@ def normalise_dtypes(dtypes: object, count: int) -> list[str]:
     return [canonical_dtype(d) for d in dtypes]
 
 
-def make_specs(names: Sequence[str], shapes: object, dtypes: object) -> list[InputSpec]:
-    """Match the caller's shapes and dtypes with the model's input names."""
+def make_specs(
+    names: Sequence[str], shapes: object, dtypes: object, variadic: bool = False
+) -> list[InputSpec]:
+    """Match the caller's shapes and dtypes with the model's input names (for a variadic
+    forward(*inputs), one input per shape given)."""
     dims = normalise_shapes(shapes)
+    if variadic:
+        names = [f"input_{i}" for i in range(len(dims))]
     if len(dims) != len(names):
         listed = ", ".join(names) if names else "none"
         raise InputSpecError(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import onnx
 
 from . import control_flow, names, onnx_export, rewrites, sources, support
+from .errors import TracingError, UnsupportedOperatorError
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,34 @@ def trace(
     """Load, run and export the model; rewrite and check its graph for SOFIE."""
     supported = set(supported)
     model = sources.load(source)
-    specs = make_specs(model.input_names, shapes, dtypes)
-    proto = onnx_export.export(model, specs)
+    specs = make_specs(model.input_names, shapes, dtypes, model.variadic)
+    try:
+        proto = _graph_for_sofie(model, specs, supported, via_torch_export=False)
+    except (TracingError, UnsupportedOperatorError) as first:
+        # An in-memory module has a second way in: torch.export records some layers
+        # (TransformerEncoderLayer) in a form the ONNX exporter handles better.
+        if model.kind != "module":
+            raise
+        try:
+            proto = _graph_for_sofie(model, specs, supported, via_torch_export=True)
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            raise first from None
+        log.info("converted through torch.export (direct tracing: %s)", first)
+    names.clean(proto)
+    return TracedModel(model.name, specs, proto)
+
+
+def _graph_for_sofie(
+    model: sources.LoadedModel, specs: list[InputSpec], supported: set[str], via_torch_export: bool
+) -> onnx.ModelProto:
+    """Export, rewrite and check: the ONNX graph SOFIE's parser will read."""
+    proto = onnx_export.export(model, specs, via_torch_export=via_torch_export)
     rewritten = rewrites.apply(proto, supported)
     if rewritten:
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
-    names.clean(proto)
-    return TracedModel(model.name, specs, proto)
+    return proto
 
 
 def export_for_sofie(

@@ -101,6 +101,7 @@ ModelData ReadModelData(const std::string &dir, const std::string &name)
 {
    ModelData data;
    data.name = name;
+   data.file = name + ".pt";
    std::ifstream spec(fs::path(dir) / (name + ".spec"));
    if (!spec)
       throw std::runtime_error("no spec for model " + name + " in " + dir);
@@ -119,6 +120,8 @@ ModelData ReadModelData(const std::string &dir, const std::string &name)
          data.dtypes.push_back(dtype);
       } else if (key == "outputs") {
          words >> nOutputs;
+      } else if (key == "file") {
+         words >> data.file;
       }
    }
    for (size_t i = 0; i < data.shapes.size(); ++i)

@@ -10,6 +10,7 @@ namespace sofie_pytorch_test {
 /// A model's data: its input shapes and tensors, and Torch's outputs.
 struct ModelData {
    std::string name;
+   std::string file;                            // the model file, in the data directory
    std::vector<std::vector<size_t>> shapes;
    std::vector<std::string> dtypes;             // "float" or "int64", per input
    std::vector<std::vector<char>> inputs;       // raw little-endian data, per input

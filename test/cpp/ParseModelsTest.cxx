@@ -36,7 +36,7 @@ TEST_P(ZooModel, GeneratedCodeMatchesTorch)
    for (const auto &dtype : data.dtypes)
       types.push_back(dtype == "int64" ? TMVA::Experimental::SOFIE::ETensorType::INT64
                                        : TMVA::Experimental::SOFIE::ETensorType::FLOAT);
-   auto model = TMVA::Experimental::SOFIE::PyTorch::Parse(kModels + "/" + data.name + ".pt", data.shapes, types);
+   auto model = TMVA::Experimental::SOFIE::PyTorch::Parse(kModels + "/" + data.file, data.shapes, types);
    model.Generate();
    TempDir out;
    model.OutputGenerated(out.path() + "/" + data.name + ".hxx");

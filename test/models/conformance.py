@@ -36,16 +36,23 @@ def example_inputs(name: str, seed: int = 0) -> list[torch.Tensor]:
     return inputs
 
 
-def save(name: str, directory: Path) -> tuple[Path, list[torch.Tensor], list[np.ndarray]]:
-    """Build (seeded), trace and save the case; return file, inputs and Torch's outputs."""
+def save(name: str, directory: Path) -> tuple[Path | torch.nn.Module, list[torch.Tensor],
+                                             list[np.ndarray]]:
+    """Build (seeded) and save the case as its `source` says; return the file (or the
+    module itself for in-memory cases), the inputs and Torch's outputs."""
     torch.manual_seed(1234)
-    module = CASES[name].build().eval()
+    case = CASES[name]
+    module = case.build().eval()
     inputs = example_inputs(name)
+    path: Path | torch.nn.Module = module
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(module, tuple(inputs), check_trace=False)
-        path = directory / f"{name}.pt"
-        torch.jit.save(traced, str(path))
+        if case.source == "torchscript":
+            path = directory / f"{name}.pt"
+            torch.jit.save(torch.jit.trace(module, tuple(inputs), check_trace=False), str(path))
+        elif case.source == "pt2":
+            path = directory / f"{name}.pt2"
+            torch.export.save(torch.export.export(module, tuple(inputs)), str(path))
     with torch.no_grad():
         out = module(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
@@ -77,12 +84,14 @@ def run(name: str, directory: Path) -> Outcome:
     outcome = Outcome(name, ok=False)
     try:
         supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
-        traced = tracing.trace(str(path), shapes, dtypes, supported)
+        source = path if isinstance(path, torch.nn.Module) else str(path)
+        traced = tracing.trace(source, shapes, dtypes, supported)
         outcome.onnx_ops = sorted({n.op_type for n in traced.graph.graph.node} - {"Constant"})
-        model = sofie_pytorch.parse(str(path), input_shapes=shapes, dtypes=dtypes)
+        model = sofie_pytorch.parse(source, input_shapes=shapes, dtypes=dtypes)
         model.Generate()
-        model.OutputGenerated(str(directory / f"{name}.hxx"))
-        got = compile_and_run(directory, name, [x.numpy() for x in inputs])
+        code_name = str(model.GetName())  # the file's stem, or the module's class name
+        model.OutputGenerated(str(directory / f"{code_name}.hxx"))
+        got = compile_and_run(directory, code_name, [x.numpy() for x in inputs])
         outcome.max_abs_error = compare(got, expected)
         outcome.ok = True
     except Exception as exc:  # noqa: BLE001 - every failure is a finding to report

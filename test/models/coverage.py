@@ -30,6 +30,9 @@ class Case:
     fails: tuple[str, str] | None = None
     # Integer inputs are drawn from [0, high).
     high: int = 10
+    # How the model reaches the converter: a traced TorchScript file ("torchscript"), a
+    # torch.export file ("pt2") or the nn.Module object itself ("module").
+    source: str = "torchscript"
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -224,17 +227,30 @@ case("gru_hidden_head", "recurrent", "GRU final hidden state -> Linear",
      fn(lambda m, x: m[1](m[0](x)[1][-1]), nn.GRU(10, 8, batch_first=True), nn.Linear(8, 2)), ((3, 7, 10),))
 
 # ---- Attention
-case("multihead_attention", "attention", "nn.MultiheadAttention (self-attention, batch_first)",
-     fn(lambda m, x: m[0](x, x, x, need_weights=False)[0], nn.MultiheadAttention(8, 2, batch_first=True)),
-     ((2, 5, 8),), fails=("TracingError", "data-dependent control flow"),
-     notes="as TorchScript, torch's ONNX exporter loses the tensor ranks inside "
-     "multi_head_attention_forward ('transpose for tensor of unknown rank')")
+def _mha(need_weights: bool) -> Callable[[], nn.Module]:
+    return fn(lambda m, x: m[0](x, x, x, need_weights=need_weights)[0],
+              nn.MultiheadAttention(8, 2, batch_first=True))
+
+
+def _encoder() -> nn.Module:
+    return nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+
+
+case("multihead_attention", "attention", "nn.MultiheadAttention (self-attention, batch_first), as nn.Module",
+     _mha(False), ((2, 5, 8),), source="module")
+case("multihead_attention_weights", "attention", "nn.MultiheadAttention(need_weights=True), as .pt2",
+     _mha(True), ((2, 5, 8),), source="pt2")
+case("multihead_attention_torchscript", "attention", "nn.MultiheadAttention as TorchScript",
+     _mha(False), ((2, 5, 8),), fails=("TracingError", "MultiheadAttention"),
+     notes="torch's ONNX exporter cannot translate the TorchScript graph of "
+     "multi_head_attention_forward (it loses tensor ranks and keeps a branch); "
+     "give the nn.Module or a torch.export .pt2 instead")
 case("sdpa", "attention", "F.scaled_dot_product_attention",
      fn(lambda _, q, k, v: F.scaled_dot_product_attention(q, k, v)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)))
-case("transformer_encoder_layer", "attention", "nn.TransformerEncoderLayer",
-     lambda: nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True),
-     ((2, 5, 8),), fails=("TracingError", "data-dependent control flow"),
-     notes="torch's ONNX exporter fails inside multi_head_attention_forward, in every mode")
+case("transformer_encoder_layer", "attention", "nn.TransformerEncoderLayer, as nn.Module",
+     _encoder, ((2, 5, 8),), source="module")
+case("transformer_encoder_layer_pt2", "attention", "nn.TransformerEncoderLayer, as .pt2",
+     _encoder, ((2, 5, 8),), source="pt2")
 
 # ---- Embedding (int64 indices)
 case("embedding", "embedding", "nn.Embedding", lambda: nn.Embedding(10, 4), ((2, 5),), dtypes=("int64",))
