@@ -211,6 +211,70 @@ for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "
     rewrite(_op)(_reduce_to_scalar)
 
 
+@rewrite("GatherElements")
+def _gather_elements(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # out[i..] = x[i.. with index[i..] on `axis`] is one Gather from the flattened x, at
+    # index * stride(axis) + the flat offset of every other coordinate (constant when
+    # the shapes are static).
+    x, index = node.input
+    x_shape, index_shape = ctx.static_shape(x), ctx.static_shape(index)
+    if x_shape is None or index_shape is None:
+        return None
+    rank = len(x_shape)
+    axis = int(_attr(node, "axis", 0)) % rank  # type: ignore[call-overload]
+    strides = [int(np.prod(x_shape[k + 1:])) for k in range(rank)]
+    grids = np.indices(index_shape, dtype=np.int64)
+    offsets = sum(grids[k] * strides[k] for k in range(rank) if k != axis)
+    n = node.name
+    flat, scaled, flat_index = (ctx.fresh(node.output[0]) for _ in range(3))
+    return [
+        helper.make_node("Reshape", [x, ctx.constant(np.array([-1], dtype=np.int64), "shape")],
+                         [flat], name=f"{n}/Flatten"),
+        helper.make_node("Mul", [index, ctx.constant(np.array(strides[axis], dtype=np.int64),
+                                                     "stride")], [scaled], name=f"{n}/Stride"),
+        helper.make_node("Add", [scaled, ctx.constant(np.asarray(offsets, dtype=np.int64),
+                                                      "offsets")],
+                         [flat_index], name=f"{n}/Offset"),
+        helper.make_node("Gather", [flat, flat_index], list(node.output), name=n, axis=0),
+    ]
+
+
+@rewrite("Resize")
+def _resize_nearest(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # Nearest-neighbour upsampling by whole factors repeats each element: per scaled
+    # axis, insert a length-1 axis after it, Expand it to the factor, merge the two.
+    # (One axis at a time: the engine's Expand broadcasting several axes at once in a
+    # rank-6 tensor gave wrong values.)
+    if _attr(node, "mode", b"nearest") != b"nearest":
+        return None
+    shape = ctx.static_shape(node.input[0])
+    out_shape = ctx.static_shape(node.output[0])
+    if shape is None or out_shape is None or len(shape) != len(out_shape):
+        return None
+    if any(o % i for i, o in zip(shape, out_shape)):
+        return None
+    nodes, current, now = [], node.input[0], list(shape)
+    scaled_axes = [k for k, (i, o) in enumerate(zip(shape, out_shape)) if o != i]
+    for k in scaled_axes:
+        factor = out_shape[k] // now[k]
+        split = [*now[: k + 1], 1, *now[k + 1:]]
+        repeated = [*now[: k + 1], factor, *now[k + 1:]]
+        now[k] *= factor
+        names = [ctx.fresh(node.output[0]) for _ in range(2)]
+        out = node.output[0] if k == scaled_axes[-1] else ctx.fresh(node.output[0])
+        nodes += [
+            helper.make_node("Reshape", [current, ctx.constant(np.array(split, np.int64), "shape")],
+                             [names[0]], name=f"{node.name}/Split{k}"),
+            helper.make_node("Expand", [names[0], ctx.constant(np.array(repeated, np.int64),
+                                                               "shape")],
+                             [names[1]], name=f"{node.name}/Repeat{k}"),
+            helper.make_node("Reshape", [names[1], ctx.constant(np.array(now, np.int64), "shape")],
+                             [out], name=f"{node.name}/Merge{k}"),
+        ]
+        current = out
+    return nodes or None
+
+
 def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
     """Apply every registered rewrite that fits, in place; return how many applied."""
     del supported  # rewrites decide by pattern; kept for a stable signature

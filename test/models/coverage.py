@@ -190,8 +190,13 @@ case("adaptive_avgpool_global", "pooling", "nn.AdaptiveAvgPool2d(1)",
 case("adaptive_avgpool_2x2", "pooling", "nn.AdaptiveAvgPool2d(2)", lambda: nn.AdaptiveAvgPool2d(2),
      ((1, 3, 6, 6),))
 case("upsample_nearest", "pooling", "nn.Upsample(scale_factor=2, mode='nearest')",
-     lambda: nn.Upsample(scale_factor=2, mode="nearest"), ((1, 2, 3, 3),),
-     fails=("UnsupportedOperatorError", "Resize"), notes="SOFIE 0.1.0 has no Resize operator")
+     lambda: nn.Upsample(scale_factor=2, mode="nearest"), ((1, 2, 3, 3),))
+case("upsample_nearest_1d", "pooling", "F.interpolate(scale_factor=3, mode='nearest'), 1-d",
+     fn(lambda _, x: F.interpolate(x, scale_factor=3, mode="nearest")), ((2, 3, 4),))
+case("upsample_bilinear", "pooling", "nn.Upsample(mode='bilinear')",
+     lambda: nn.Upsample(scale_factor=2, mode="bilinear"), ((1, 2, 3, 3),),
+     fails=("UnsupportedOperatorError", "Resize"), notes="SOFIE 0.1.0 has no Resize operator; "
+     "nearest-neighbour upsampling by whole factors is rewritten, other modes are not")
 
 # ---- Normalization
 case("batchnorm1d", "normalization", "nn.BatchNorm1d (eval, not folded)",
@@ -257,9 +262,9 @@ case("embedding", "embedding", "nn.Embedding", lambda: nn.Embedding(10, 4), ((2,
 case("embedding_bag_like", "embedding", "nn.Embedding then mean",
      fn(lambda m, i: m[0](i).mean(dim=1), nn.Embedding(20, 3)), ((3, 4),), dtypes=("int64",), high=20)
 case("gather_indices", "embedding", "torch.gather with int64 indices",
-     fn(lambda _, x, i: torch.gather(x, 1, i)), ((3, 5), (3, 2)), dtypes=("float", "int64"), high=5,
-     fails=("UnsupportedOperatorError", "GatherElements"),
-     notes="SOFIE 0.1.0 has no GatherElements operator")
+     fn(lambda _, x, i: torch.gather(x, 1, i)), ((3, 5), (3, 2)), dtypes=("float", "int64"), high=5)
+case("gather_indices_3d", "embedding", "torch.gather(dim=0) on 3-d",
+     fn(lambda _, x, i: torch.gather(x, 0, i)), ((4, 3, 2), (2, 3, 2)), dtypes=("float", "int64"), high=4)
 
 # ---- Graph shapes
 class Residual(nn.Module):
