@@ -57,8 +57,8 @@ def compile_driver(header: Path, extra: list[str] | None = None,
 
 
 def run(binary: Path, weights: Path | None, x: np.ndarray,
-        min_seconds: float) -> tuple[np.ndarray, list[float], int]:
-    """Output on x, per-call ns of each timed block, peak RSS in kB of the process."""
+        min_seconds: float) -> tuple[np.ndarray, list[float], list[float], int]:
+    """Output on x, per-call CPU and wall ns of each timed block, peak RSS in kB."""
     given = binary.with_suffix(".in")
     got = binary.with_suffix(".out")
     np.ascontiguousarray(x, dtype="<f4").tofile(given)
@@ -69,9 +69,9 @@ def run(binary: Path, weights: Path | None, x: np.ndarray,
         raise NativeError(f"exit {done.returncode}: {_first_error(done.stderr)}")
     output = np.fromfile(got, dtype="<f4")
     if min_seconds <= 0:  # a check-only run prints nothing
-        return output, [], 0
+        return output, [], [], 0
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return output, report["block_ns"], int(report["maxrss_kb"])
+    return output, report["block_ns"], report["block_wall_ns"], int(report["maxrss_kb"])
 
 
 def compiler_version() -> str:

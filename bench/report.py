@@ -171,6 +171,9 @@ def machine(results: dict[str, Any]) -> list[str]:
         f"10 ms after a warm-up, at least {s['min_seconds']} s per round; the table shows the "
         "median of the rounds ± half their range; outputs checked against torch eager first "
         f"(|diff| <= {s['atol']} + {s['rtol']}·|torch|)",
+        "- the figures are process CPU time per call (everything runs on one thread): on this "
+        "shared machine wall time also counts the time spent waiting for a core; wall-time "
+        "medians are in results.json (`rounds_wall_ns`)",
         f"- start-up and imports (fresh process, wall time): {imports}",
         "- in the conversion processes: import torch "
         + ", ".join(f"{f} {p['import_torch_s']:.2f} s" for f, p in procs.items())
