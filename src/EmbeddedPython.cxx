@@ -3,6 +3,7 @@
 #include "TMVA/RModelParser_PyTorch.h"
 
 #include <cstdlib>
+#include <dlfcn.h>
 #include <mutex>
 #include <sys/stat.h>
 
@@ -27,6 +28,30 @@ bool IsFile(const std::string &path)
    return !path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/// The python of the environment this library was pip-installed into, found from the
+/// library's own path (<prefix>/lib/pythonX.Y/site-packages/sofie_pytorch/lib/), or ""
+/// when the library is not inside an installed package (a build tree).
+std::string InstalledEnvironmentPython()
+{
+   Dl_info info{};
+   if (::dladdr(reinterpret_cast<void *>(&InstalledEnvironmentPython), &info) == 0 || !info.dli_fname)
+      return {};
+   std::string path = info.dli_fname;
+   const std::string marker = "/sofie_pytorch/lib/";
+   const auto at = path.rfind(marker);
+   if (at == std::string::npos)
+      return {};
+   path.resize(at); // .../site-packages
+   for (int up = 0; up < 3; ++up) { // site-packages -> pythonX.Y -> lib -> <prefix>
+      const auto slash = path.rfind('/');
+      if (slash == std::string::npos)
+         return {};
+      path.resize(slash);
+   }
+   const std::string python = path + "/bin/python3";
+   return IsFile(python) ? python : std::string();
+}
+
 /// The Python whose environment (site-packages with torch) the interpreter must use.
 /// Setting program_name to a virtual environment's python makes Python read its
 /// pyvenv.cfg, which is what puts that environment's site-packages on sys.path.
@@ -34,6 +59,8 @@ std::string ChoosePythonExecutable()
 {
    if (const char *chosen = std::getenv("SOFIE_PYTORCH_PYTHON"); chosen && *chosen)
       return chosen;
+   if (std::string installed = InstalledEnvironmentPython(); !installed.empty())
+      return installed;
    if (IsFile(SOFIE_PYTORCH_PYTHON_EXECUTABLE))
       return SOFIE_PYTORCH_PYTHON_EXECUTABLE;
    if (const char *venv = std::getenv("VIRTUAL_ENV"); venv && *venv) {
