@@ -7,7 +7,7 @@ PY          := $(VENV)/bin/python
 BUILD       := build
 JOBS        ?= 2
 
-.PHONY: all setup system venv build demo test test-cpp test-python lint clean
+.PHONY: all setup system venv build demo test test-cpp test-python test-pip lint clean
 
 all: build
 
@@ -41,6 +41,11 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	$(PY) -m pytest test/python
+
+# `pip install .` into a new virtual environment, then every entry point from there
+# (the wheel's CMake build is kept in build/wheel).
+test-pip: build
+	SOFIE_PYTORCH_TEST_PIP=1 CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pytest test/python/test_pip_install.py
 
 lint: venv
 	$(PY) -m pip install --quiet ruff

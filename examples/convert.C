@@ -4,7 +4,7 @@
 //
 // No gSystem->Load is needed in a build made with `make` (ROOT autoloads the plugin from
 // its rootmap); with a pip-installed package, load it first:
-//   root -l -b -e 'gSystem->Load("'$(sofie-pytorch libdir)'/libSofiePyTorch.so")' ...
+//   root -l -b -e 'gSystem->Load("'$(sofie-pytorch config --library)'")' ...
 void convert(const char *model = "model.pt", const char *header = "model.hxx",
              size_t batch = 1, size_t features = 4)
 {

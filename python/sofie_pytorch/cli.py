@@ -134,7 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
     validate.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
     validate.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
+    config = commands.add_parser(
+        "config", help="print where the installed library and headers are",
+        description="Print paths for ROOT macros and compiled programs, e.g. "
+        "gSystem->Load(\"$(sofie-pytorch config --library)\") in a macro.",
+    )
+    what = config.add_mutually_exclusive_group(required=True)
+    what.add_argument("--library", action="store_true", help="the path of libSofiePyTorch.so")
+    what.add_argument("--libdir", action="store_true", help="its directory")
+    what.add_argument("--incdir", action="store_true", help="the directories of the headers")
     return parser
+
+
+def cmd_config(args: argparse.Namespace, progress: Progress) -> int:
+    from . import _library
+
+    library = next((p for p in _library.candidates() if Path(p).is_file()), None)
+    if args.incdir:
+        print(" ".join(_library.include_dirs()))
+        return 0
+    if library is None:
+        raise SofiePyTorchError("libSofiePyTorch.so not found: build it (make) or pip install .")
+    print(library if args.library else str(Path(library).parent))
+    return 0
 
 
 def _print(args: argparse.Namespace, text: str = "") -> None:
@@ -284,11 +306,17 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     return 0
 
 
-COMMANDS = {"convert": cmd_convert, "check": cmd_check, "validate": cmd_validate}
+COMMANDS = {
+    "convert": cmd_convert,
+    "check": cmd_check,
+    "validate": cmd_validate,
+    "config": cmd_config,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     # ROOT's PyPI build announces its alpha status on import: noise in a tool's output.
     warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
     # TorchScript is deprecated in torch, but it is the format TMVA writes.
@@ -297,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    progress = Progress(sys.stderr, sys.stderr.isatty() and not args.quiet)
+    quiet = getattr(args, "quiet", False)
+    progress = Progress(sys.stderr, sys.stderr.isatty() and not quiet)
     try:
         return COMMANDS[args.command](args, progress)
     except KeyboardInterrupt:
