@@ -133,3 +133,14 @@ def test_bad_command_lines_and_help():
     assert code == 0
     for word in ("convert", "check", "validate", "TorchScript"):
         assert word in out
+
+
+def test_config_prints_the_library_that_is_loaded():
+    import ROOT
+
+    code, out, _ = run_here(["config", "--library"])
+    assert code == 0
+    library = out.strip()
+    assert library.endswith("libSofiePyTorch.so") and os.path.isfile(library)
+    loaded = str(ROOT.gSystem.GetLibraries())
+    assert os.path.realpath(library) in {os.path.realpath(p) for p in loaded.split()}
