@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .errors import UnsupportedOperatorError
+
 log = logging.getLogger(__name__)
 
 
@@ -139,14 +141,19 @@ def _lstm_bidirectional(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodePro
         return None
     inputs = list(node.input) + [""] * (8 - len(node.input))
     x, w, r, b, seq_lens, h0, c0, peep = inputs
-    shape = ctx.static_shape(x)
+    steps = (ctx.shapes.get(x) or [None])[0]  # only the time axis must be a number
     weights = [ctx.constants.get(name) for name in (w, r)]
-    if shape is None or any(v is None for v in weights) or seq_lens or peep:
-        return None
     bias = ctx.constants.get(b) if b else None
-    if b and bias is None:
-        return None
-    steps, n = shape[0], node.name
+    if (not isinstance(steps, int) or steps <= 0 or any(v is None for v in weights)
+            or seq_lens or peep or (b and bias is None)):
+        # Left to the engine it would compute wrong values: refuse instead.
+        raise UnsupportedOperatorError(
+            f"bidirectional LSTM in {node.name or 'the model'} needs a fixed sequence length "
+            f"and constant weights to be converted (SOFIE 0.1.0 computes bidirectional "
+            f"LSTMs wrongly, so it is split into two forward LSTMs)",
+            {"LSTM(bidirectional)": [node.name]},
+        )
+    n = node.name
     reverse = ctx.constant(np.arange(steps - 1, -1, -1, dtype=np.int64), "time_reversed")
     outputs = list(node.output) + [""] * (3 - len(node.output))
     nodes = [helper.make_node("Gather", [x, reverse], [ctx.fresh("x_reversed")],

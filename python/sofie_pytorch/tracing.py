@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import onnx
 
 from . import control_flow, names, onnx_export, rewrites, sources, support
-from .errors import TracingError, UnsupportedOperatorError
+from .errors import InputSpecError, TracingError, UnsupportedOperatorError
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,23 @@ def _graph_for_sofie(
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
+    _check_run_time_sizes(proto.graph, specs)
     return proto
+
+
+# Operators whose SOFIE 0.1.0 code needs every dimension fixed when the code is generated.
+_NEED_FIXED_SIZES = {"LSTM", "GRU", "RNN"}
+
+
+def _check_run_time_sizes(graph: onnx.GraphProto, specs: list[InputSpec]) -> None:
+    if not any(s.dynamic_axes for s in specs):
+        return
+    fixed = sorted({n.op_type for n in graph.node if n.op_type in _NEED_FIXED_SIZES})
+    if fixed:
+        raise InputSpecError(
+            f"the model has {', '.join(fixed)} layers, whose SOFIE code needs a fixed batch "
+            f"size: give the batch size instead of -1 (generate one header per batch size)"
+        )
 
 
 def export_for_sofie(

@@ -158,6 +158,9 @@ case("max_dim", "reduction", "torch.max(x, dim).values", fn(lambda _, x: torch.m
 # ---- Convolution and pooling
 case("conv1d", "convolution", "nn.Conv1d(stride=2, padding=1)",
      lambda: nn.Conv1d(3, 4, 3, stride=2, padding=1), ((2, 3, 10),))
+case("conv1d_dynamic_batch", "convolution", "Conv1d, ReLU, Flatten, Linear with batch size -1",
+     lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6, 2)), ((5, 3, 8),),
+     extra={"dynamic_axis": 0})
 case("conv1d_dilation_nobias", "convolution", "nn.Conv1d(dilation=2, bias=False)",
      lambda: nn.Conv1d(3, 4, 3, dilation=2, bias=False), ((2, 3, 12),))
 case("conv2d_same", "convolution", "nn.Conv2d(padding='same')", lambda: nn.Conv2d(2, 3, 3, padding="same"),
@@ -206,6 +209,8 @@ case("batchnorm2d_folded", "normalization", "Conv2d + BatchNorm2d (folded)",
 case("batchnorm2d", "normalization", "nn.BatchNorm2d (eval, not folded)",
      seq(nn.ReLU, lambda: nn.BatchNorm2d(3)), ((2, 3, 4, 4),))
 case("layernorm", "normalization", "nn.LayerNorm", lambda: nn.LayerNorm(6), ((2, 3, 6),))
+case("layernorm_dynamic_batch", "normalization", "Linear, LayerNorm, GELU with batch size -1",
+     lambda: nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU()), ((6, 4),), extra={"dynamic_axis": 0})
 case("layernorm_2d", "normalization", "nn.LayerNorm([4, 5])", lambda: nn.LayerNorm([4, 5]), ((2, 4, 5),))
 case("groupnorm", "normalization", "nn.GroupNorm", lambda: nn.GroupNorm(2, 4), ((2, 4, 3, 3),))
 case("instancenorm", "normalization", "nn.InstanceNorm2d(affine=True)",
@@ -223,6 +228,10 @@ case("lstm_two_layers", "recurrent", "nn.LSTM(num_layers=2, batch_first=True)",
      fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, num_layers=2, batch_first=True)), ((2, 6, 4),))
 case("lstm_bidirectional", "recurrent", "nn.LSTM(bidirectional=True)",
      fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, bidirectional=True, batch_first=True)), ((2, 6, 4),))
+case("lstm_dynamic_batch", "recurrent", "nn.LSTM with batch size -1 (chosen at run time)",
+     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, batch_first=True)), ((2, 6, 4),), extra={"dynamic_axis": 0},
+     fails=("InputSpecError", "LSTM layers, whose SOFIE code needs a fixed batch size"),
+     notes="SOFIE 0.1.0's recurrent operators need every dimension fixed at generation time")
 case("gru_bidirectional_two_layers", "recurrent", "nn.GRU(num_layers=2, bidirectional=True)",
      fn(lambda m, x: m[0](x)[0], nn.GRU(4, 3, num_layers=2, bidirectional=True)), ((5, 2, 4),))
 case("lstm_last_step_head", "recurrent", "LSTM, last time step -> Linear",
