@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -144,3 +145,21 @@ def test_config_prints_the_library_that_is_loaded():
     assert library.endswith("libSofiePyTorch.so") and os.path.isfile(library)
     loaded = str(ROOT.gSystem.GetLibraries())
     assert os.path.realpath(library) in {os.path.realpath(p) for p in loaded.split()}
+
+
+def test_progress_lines_name_each_step_and_its_time():
+    stream = io.StringIO()
+    progress = cli.Progress(stream, enabled=True)
+    with progress.step("tracing the model"):
+        pass
+    with pytest.raises(ValueError), progress.step("generating code"):
+        raise ValueError("boom")
+    assert re.fullmatch(
+        r"\.\.\. tracing the model\r\[done\] tracing the model \(\d+\.\d s\)\n"
+        r"\.\.\. generating code\r\[failed\] generating code\n",
+        stream.getvalue(),
+    ), stream.getvalue()
+    silent = io.StringIO()
+    with cli.Progress(silent, enabled=False).step("x"):
+        pass
+    assert silent.getvalue() == ""
