@@ -121,3 +121,10 @@ def test_dtype_that_does_not_fit_the_model(tmp_path):
     expected = r"failed on inputs of shape \[4, 5\].*(Double|double)"
     with pytest.raises(sofie_pytorch.TracingError, match=expected):
         PyTorch.Parse(str(path), [[4, 5]], ["double"])
+
+
+def test_rank_that_does_not_fit_the_model(tmp_path):
+    path = tmp_path / "conv.pt"
+    torch.jit.save(torch.jit.script(cnn()), str(path))
+    with pytest.raises(sofie_pytorch.TracingError, match=r"failed on inputs of shape \[4, 8, 8\]"):
+        PyTorch.Parse(str(path), [[4, 8, 8]])  # Conv2d wants (N, C, H, W) or (C, H, W) with C=1
