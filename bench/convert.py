@@ -5,7 +5,9 @@
 ``ours`` is this project (``ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse``) on the model
 saved as TorchScript (``torch.jit.script``, what TMVA writes); ``peer`` is the ``sofie``
 0.1.0 package's own PyTorch parser (``sofie.pytorch.parse``, which exports the in-memory
-module with torch.export; it refuses TorchScript). Saving is not timed.
+module with torch.export; it refuses TorchScript). Saving is not timed. Where our front
+end fails on the TorchScript file, the in-memory module is converted instead (our
+parser takes both) and the file's error is kept as a note.
 Both end in the same engine's ``Generate`` and ``OutputGenerated``. The two front ends
 run in separate processes because each loads its own copy of the engine library.
 
@@ -50,8 +52,9 @@ def _ours() -> Callable[[torch.nn.Module, list[int], Path], None]:
     import sofie_pytorch  # noqa: F401 - registers the parser with ROOT
 
     def convert(module: torch.nn.Module, shape: list[int], header: Path) -> None:
-        model = ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse(str(header.with_suffix(".pt")),
-                                                           [shape])
+        source = header.with_suffix(".pt")
+        model = ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse(
+            str(source) if source.exists() else module, [shape])
         model.Generate()
         model.OutputGenerated(str(header))
 
@@ -74,19 +77,26 @@ FRONT_ENDS = {"ours": _ours, "peer": _peer}
 
 
 def convert_one(convert: Callable[..., None], model: ZooModel, batch: int, out: Path,
-                frontend: str) -> dict[str, Any]:
+                frontend: str, from_file: bool = True) -> dict[str, Any]:
     header = out / f"{model.name}_b{batch}_{frontend}.hxx"
     module = model.module()
-    if frontend == "ours":  # the user's file, written before the clock starts
+    note = None
+    if frontend == "ours" and from_file:  # the user's file, written before the clock starts
         try:
             torch.jit.save(torch.jit.script(module), str(header.with_suffix(".pt")))
-        except Exception as exc:  # noqa: BLE001 - reported like any other failure
-            return {"ok": False, "error": "torch.jit.script: " + first_line(exc), "seconds": 0}
+        except Exception as exc:  # noqa: BLE001 - then the in-memory module below
+            note = "torch.jit.script: " + first_line(exc)
     start = time.perf_counter()
     try:
         convert(module, model.shape(batch), header)
     except Exception as exc:  # noqa: BLE001 - any failure is a result to report, not a crash
-        return {"ok": False, "error": first_line(exc), "seconds": time.perf_counter() - start}
+        error = first_line(exc)
+        if frontend != "ours" or not header.with_suffix(".pt").exists():
+            return {"ok": False, "error": error, "seconds": time.perf_counter() - start}
+        # our front end also takes the in-memory module: time that, and say why
+        header.with_suffix(".pt").unlink()
+        note = f"the TorchScript file failed ({error}); converted from the in-memory module"
+        return convert_one(convert, model, batch, out, frontend, from_file=False) | {"note": note}
     seconds = time.perf_counter() - start
     weights = header.with_suffix(".dat")
     return {
@@ -96,7 +106,7 @@ def convert_one(convert: Callable[..., None], model: ZooModel, batch: int, out: 
         "weights": str(weights) if weights.exists() else None,
         "header_bytes": header.stat().st_size,
         "weight_bytes": weights.stat().st_size if weights.exists() else 0,
-    }
+    } | ({"note": note} if note else {})
 
 
 def main() -> int:

@@ -133,7 +133,9 @@ class Case:
         except native.NativeError as exc:
             self.fail(frontend, "no compile", str(exc))
             return
-        extra = {"compile_s": compile_s}
+        extra: dict[str, Any] = {"compile_s": compile_s}
+        if conversion.get("note"):
+            extra["note"] = conversion["note"]
         try:
             got, _, _, _ = native.run(binary, weights, self.x.numpy(), 0)
         except (native.NativeError, subprocess.TimeoutExpired) as exc:
