@@ -96,7 +96,15 @@ def _explain_torch_save(path: Path) -> ModelLoadError:
 
 
 def _schema_input_names(module: torch.jit.ScriptModule) -> list[str]:
-    args = module.forward.schema.arguments[1:]  # the first one is self
+    # A damaged archive can hold a module whose methods were renamed (found by the fuzzer).
+    forward = getattr(module, "forward", None)
+    if forward is None or not hasattr(forward, "schema"):
+        raise ModelLoadError(
+            f"the TorchScript module {getattr(module, 'original_name', '')!r} has no "
+            f"forward() method: the file is corrupted or not a model; save the model with "
+            f"torch.jit.save(torch.jit.script(model), 'model.pt')"
+        )
+    args = forward.schema.arguments[1:]  # the first one is self
     return [a.name for a in args]
 
 
