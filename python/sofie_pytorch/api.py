@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from . import _root
 from .errors import InputSpecError, OutputError
+from .output import write_generated
 
 log = logging.getLogger(__name__)
 
@@ -120,37 +119,20 @@ def parse(
 
 
 def generate(model: Any, output_dir: str | os.PathLike[str], stem: str) -> tuple[Path, Path | None]:
-    """Generate the code of an RModel as OUTPUT_DIR/STEM.hxx (+ STEM.dat).
-
-    The files are written in a scratch directory inside OUTPUT_DIR and moved into place
-    only when complete, so a failure never leaves a partial header behind.
-    """
+    """Generate the code of an RModel as OUTPUT_DIR/STEM.hxx (+ STEM.dat), creating the
+    directory; written whole or not at all (sofie_pytorch.output)."""
     out = Path(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".sofie_pytorch_", dir=out))
     except OSError as exc:
         raise OutputError(
             f"{out}: cannot write the generated code there ({exc.strerror})"
         ) from None
-    try:
-        model.Generate()
-        model.OutputGenerated(str(scratch / f"{stem}.hxx"))
-        header = scratch / f"{stem}.hxx"
-        if not header.is_file():
-            raise OutputError(f"SOFIE wrote no header into {scratch}")
-        weights = scratch / f"{stem}.dat"
-        final_weights = None
-        if weights.is_file():
-            final_weights = out / weights.name
-            os.replace(weights, final_weights)
-        final_header = out / header.name
-        os.replace(header, final_header)
-        return final_header, final_weights
-    except OSError as exc:
-        raise OutputError(f"{out}: could not write the generated code ({exc})") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    model.Generate()
+    header = out / f"{stem}.hxx"
+    written = {p.resolve() for p in write_generated(model, header)}
+    weights = header.with_suffix(".dat")
+    return header, (weights if weights.resolve() in written else None)
 
 
 def convert(
