@@ -27,6 +27,7 @@ from .errors import ModelLoadError
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _IMPORTING_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ"}
+_MAX_NESTED = 2**30  # bytes: example inputs and pickled constants are far smaller
 
 
 def _raw_pickle_imports(stream: IO[bytes]) -> bool:
@@ -63,7 +64,10 @@ def _unsafe_member(path: Path) -> str | None:
             # Every member, whatever its name: protocol-0 pickles have no header byte, and
             # torch decides from the archive's own (attacker-written) config what to unpickle.
             if head.startswith(_ZIP_MAGIC):
-                safe = _nested_archive_is_safe(archive.read(info))
+                # Read whole only within a bound (zipfile enforces the declared size), so a
+                # compressed "zip bomb" member cannot exhaust memory.
+                safe = info.file_size <= _MAX_NESTED and _nested_archive_is_safe(
+                    archive.read(info))
             else:
                 with archive.open(info) as member:
                     safe = not _raw_pickle_imports(member)
