@@ -49,7 +49,7 @@ test-pip: build
 
 lint: venv
 	$(PY) -m pip install --quiet ruff
-	$(VENV)/bin/ruff check python test examples
+	$(VENV)/bin/ruff check python test examples bench
 
 clean:
 	rm -rf $(BUILD)
