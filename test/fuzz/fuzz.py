@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 ROOT_DIR = HERE.parent.parent
 CLEAN_KINDS = {"ModelLoadError", "InputSpecError", "TracingError", "UnsupportedOperatorError",
                "SofieError"}
+HISTORY = "## Earlier runs"
 BATCH_TIMEOUT = 1800  # seconds per batch; a hang shows as a timeout
 
 
@@ -152,7 +153,11 @@ def write_results(path: Path, args: argparse.Namespace, reports: dict[str, dict]
         for what in ("crashes", "hangs"):
             for item in r[what]:
                 lines.append(f"\n{name} {what[:-1]}: `{json.dumps(item)[:1500]}`")
-    path.write_text("\n".join(lines) + "\n")
+    # The hand-kept history of earlier runs (and what they found) survives a new run.
+    history = ""
+    if path.exists() and HISTORY in path.read_text():
+        history = "\n" + HISTORY + path.read_text().split(HISTORY, 1)[1]
+    path.write_text("\n".join(lines) + "\n" + history)
 
 
 def main() -> int:
