@@ -64,7 +64,8 @@ std::vector<std::string> DtypeNames(const std::vector<ETensorType> &types)
 {
    std::vector<std::string> names;
    for (ETensorType type : types)
-      names.push_back(ConvertTypeToString(type));
+      // SOFIE spells BOOL "uint8_t" (its storage type); the tracing script wants "bool".
+      names.push_back(type == ETensorType::BOOL ? std::string("bool") : ConvertTypeToString(type));
    return names;
 }
 

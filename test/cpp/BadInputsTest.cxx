@@ -129,6 +129,14 @@ TEST_F(BadInput, UnsupportedDtypes)
       EXPECT_PARSE_ERROR(PT::Parse(kSelu, {{2, 4}}, {type}), "InputSpecError", "use one of");
 }
 
+TEST_F(BadInput, BoolIsASupportedDtypeFromCpp)
+{
+   // Not refused as a dtype (SOFIE's own spelling of BOOL is "uint8_t"); the float model
+   // then fails on a bool input, in Torch.
+   const auto e = Caught([] { PT::Parse(kSelu, {{2, 4}}, {ETensorType::BOOL}); });
+   EXPECT_EQ(e.kind(), "TracingError") << e.what();
+}
+
 TEST_F(BadInput, OneDtypePerInput)
 {
    EXPECT_PARSE_ERROR(PT::Parse(kSelu, {{2, 4}}, {ETensorType::FLOAT, ETensorType::FLOAT}), "InputSpecError",
