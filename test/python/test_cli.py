@@ -163,3 +163,20 @@ def test_progress_lines_name_each_step_and_its_time():
     with cli.Progress(silent, enabled=False).step("x"):
         pass
     assert silent.getvalue() == ""
+
+
+def test_validate_exits_1_when_the_generated_code_differs(models, monkeypatch):
+    from sofie_pytorch import reader
+
+    compute = reader.Reader.Compute
+
+    def off_by_a_little(self, *inputs):  # what a wrong kernel would give
+        return compute(self, *inputs) + 1e-3
+
+    monkeypatch.setattr(reader.Reader, "Compute", off_by_a_little)
+    code, out, err = run_here(["validate", str(models["good"]), "--shape", "2,4"])
+    assert code == 1
+    assert "MISMATCH" in out
+    assert err.strip() == "error: the generated code differs from Torch beyond the tolerance"
+    # the same difference is within a tolerance that allows it
+    assert run_here(["validate", str(models["good"]), "--shape", "2,4", "--atol", "2e-3"])[0] == 0
