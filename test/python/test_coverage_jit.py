@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import ROOT
+import sofie_pytorch  # noqa: F401 - registers the Pythonic Parse with ROOT
+import torch
 from conformance import ATOL, RTOL, save
 from coverage import CASES
 from helpers import run_jit_many
@@ -29,10 +31,12 @@ def test_every_family_jitted_by_cling_matches_torch(tmp_path):
         directory.mkdir()
         path, inputs, outputs = save(name, directory)
         case = CASES[name]
-        model = PyTorch.Parse(str(path), [list(s) for s in case.shapes], list(case.dtypes) or None)
+        source = path if isinstance(path, torch.nn.Module) else str(path)
+        model = PyTorch.Parse(source, [list(s) for s in case.shapes], list(case.dtypes) or None)
         model.Generate()
-        model.OutputGenerated(str(directory / f"{name}.hxx"))
-        jobs.append((directory / f"{name}.hxx", name, inputs, directory))
+        code_name = str(model.GetName())  # the file's stem, or the module's class name
+        model.OutputGenerated(str(directory / f"{code_name}.hxx"))
+        jobs.append((directory / f"{code_name}.hxx", code_name, inputs, directory))
         expected.append(outputs)
     for name, got, want in zip(names, run_jit_many(jobs), expected):
         assert len(got) == len(want), name
