@@ -38,12 +38,13 @@ build: $(BUILD)/CMakeCache.txt
 demo: build
 	$(PY) examples/demo.py
 
+# The whole suite, including `pip install .` into a new virtual environment (its wheel
+# build is kept in build/wheel, so only the first run compiles the engine a second time).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
-	$(PY) -m pytest test/python
+	SOFIE_PYTORCH_TEST_PIP=1 CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pytest test/python
 
-# `pip install .` into a new virtual environment, then every entry point from there
-# (the wheel's CMake build is kept in build/wheel).
+# Only the `pip install .` test.
 test-pip: build
 	SOFIE_PYTORCH_TEST_PIP=1 CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pytest test/python/test_pip_install.py
 
