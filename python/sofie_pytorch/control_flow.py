@@ -29,13 +29,22 @@ ADVICE = (
 )
 
 
+def _module_kind(path: str, module_types: Mapping[str, str]) -> str | None:
+    """The class of the module at path; the exporter's scope names may drop the parents'
+    part of the path (``0`` for ``layers.0``), so a unique suffix match counts too."""
+    if path in module_types:
+        return module_types[path]
+    matches = {kind for name, kind in module_types.items() if name.endswith("." + path)}
+    return matches.pop() if len(matches) == 1 else None
+
+
 def check(graph: onnx.GraphProto, module_types: Mapping[str, str]) -> None:
     """Raise TracingError if the traced graph holds value-dependent control flow."""
     found = []
     for node in graph.node:
         if node.domain in ("", "ai.onnx") and node.op_type in CONTROL_FLOW:
             path = module_path(node)
-            kind = module_types.get(path)
+            kind = _module_kind(path, module_types)
             where = f"{path} ({kind})" if path and kind else path or "forward() of the model"
             found.append(f"{node.op_type} in {where}")
     if found:
