@@ -11,4 +11,6 @@
 #pragma link C++ function SOFIE::PyTorch::ParsePython;
 #pragma link C++ function SOFIE::PyTorch::SupportedOnnxOperators;
 #pragma link C++ function SOFIE::PyTorch::WriteGenerated;
+#pragma link C++ function SOFIE::PyTorch::BindBlasForCling;
+#pragma link C++ class SOFIE::PyTorch::Reader-;
 #endif

@@ -8,11 +8,8 @@ explicitly before any generated header is compiled.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import itertools
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +21,6 @@ from .errors import SofiePyTorchError
 
 log = logging.getLogger(__name__)
 
-_BLAS_NAMES = ("libopenblas.so.0", "libopenblas.so", "libblas.so.3")
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
 _counter = itertools.count(1)
@@ -44,79 +40,28 @@ class JitError(SofiePyTorchError):
     """cling could not compile or run the generated code."""
 
 
-# The BLAS routines SOFIE's generated code calls, declared exactly as it declares them
-# (RModel_Base.cxx), with the Fortran calling convention.
-_BLAS_SIGNATURES = {
-    "sgemm_": "const char *, const char *, const int *, const int *, const int *, const float *, "
-              "const float *, const int *, const float *, const int *, const float *, float *, "
-              "const int *",
-    # SOFIE declares sgemv_'s output y as const float *: the declarations must agree.
-    "sgemv_": "const char *, const int *, const int *, const float *, const float *, const int *, "
-              "const float *, const int *, const float *, const float *, const int *",
-    "saxpy_": "const int *, const float *, const float *, const int *, float *, const int *",
-    "scopy_": "const int *, const float *, const int *, float *, const int *",
-}
-
-
-def _forwarders() -> str:
-    """C++ definitions of the BLAS routines that call the chosen library's functions.
-
-    Torch's libtorch_cpu exports its own sgemm_ (another BLAS, with other conventions):
-    when torch is imported after ROOT, cling binds the generated code's sgemm_ to it and
-    the results are garbage. Defining the routines in cling, as calls through pointers
-    taken from OpenBLAS itself, makes the binding independent of the import order.
-    """
-    lines = ["#include <cstdint>", "namespace sofie_pytorch_blas {"]
-    for name, args in _BLAS_SIGNATURES.items():
-        lines.append(f"using {name}t = void (*)({args});")
-        lines.append(f"{name}t {name}ptr = nullptr;")
-    setters = ", ".join(f"std::intptr_t {n}" for n in _BLAS_SIGNATURES)
-    body = " ".join(f"{n}ptr = reinterpret_cast<{n}t>({n});" for n in _BLAS_SIGNATURES)
-    lines.append(f"void bind({setters}) {{ {body} }}")
-    lines.append("}")
-    for name, args in _BLAS_SIGNATURES.items():
-        params = [f"{a.strip()} a{i}" for i, a in enumerate(args.split(","))]
-        call = ", ".join(f"a{i}" for i in range(len(params)))
-        lines.append(
-            f'extern "C" void {name}({", ".join(params)}) '
-            f"{{ sofie_pytorch_blas::{name}ptr({call}); }}"
-        )
-    return "\n".join(lines)
-
-
 def load_blas() -> str:
-    """Load OpenBLAS and bind the generated code's BLAS calls to it, once per process;
-    return the library's name."""
+    """Bind the generated code's BLAS calls to OpenBLAS for cling, once per process;
+    return the library's name.
+
+    The C++ library does it (SOFIE::PyTorch::BindBlasForCling), so that the Python and
+    C++ readers share one binding: torch's libtorch_cpu exports its own sgemm_ (another
+    BLAS, with other conventions), and cling must not bind generated code to it.
+    """
     with _lock:
         if "blas" in _state:
             return _state["blas"]
-        names = list(_BLAS_NAMES)
-        found = ctypes.util.find_library("openblas")
-        if found:
-            names.append(found)
-        for name in names:
-            try:
-                # DEEPBIND: OpenBLAS's calls to its own helpers stay inside it. Torch
-                # links MKL statically and exports the same BLAS names; without it,
-                # those can capture OpenBLAS's internal calls, and sgemm_ does nothing.
-                library = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL | os.RTLD_DEEPBIND)
-                addresses = [ctypes.cast(getattr(library, f), ctypes.c_void_p).value
-                             for f in _BLAS_SIGNATURES]
-            except (OSError, AttributeError):
-                continue
-            import ROOT
+        from ._root import _load
 
-            if not ROOT.gInterpreter.Declare(_forwarders()):
-                raise JitError("cling could not declare the BLAS bindings")
-            ROOT.sofie_pytorch_blas.bind(*addresses)
-            _state["blas"] = name
-            log.debug("bound the generated code's BLAS calls to %s", name)
-            return name
-    raise JitError(
-        "no BLAS library found for the generated code (tried "
-        + ", ".join(names)
-        + "): install OpenBLAS, e.g. `apt-get install libopenblas-dev`"
-    )
+        namespace = _load()
+        try:
+            name = str(namespace.BindBlasForCling())
+        except Exception as exc:  # noqa: BLE001 - cppyy raises the C++ ParseError
+            message = exc.what() if hasattr(exc, "what") else exc
+            raise JitError(str(message)) from None
+        _state["blas"] = name
+        log.debug("bound the generated code's BLAS calls to %s", name)
+        return name
 
 
 def unique_name(base: str) -> str:
