@@ -48,3 +48,5 @@ endforeach()
 
 set(SOFIE_CORE_INCLUDE_DIR "${_sofie}/core/inc")
 set(SOFIE_PARSERS_INCLUDE_DIR "${_sofie}/parsers/inc")
+# The engine's ONNX node reader (onnx.hxx), which our own operators' parse functions use.
+set(SOFIE_PARSERS_SOURCE_DIR "${_sofie}/parsers/src")

@@ -3,6 +3,7 @@
 #include "TMVA/RModelParser_PyTorch.h"
 
 #include "EmbeddedPython.hxx"
+#include "operators/Operators.hxx"
 
 #include "SOFIE/RModelParser_ONNX.hxx"
 
@@ -19,7 +20,9 @@ ParseError::ParseError(const std::string &kind, const std::string &message)
 
 std::vector<std::string> SupportedOnnxOperators()
 {
-   return RModelParser_ONNX().GetRegisteredOperators();
+   RModelParser_ONNX parser;
+   operators::Register(parser);
+   return parser.GetRegisteredOperators();
 }
 
 namespace {
@@ -98,6 +101,7 @@ RModel BuildModel(const TracedGraph &graph)
 {
    std::istringstream stream(graph.onnx);
    RModelParser_ONNX parser;
+   operators::Register(parser); // our operators, for the nodes the front end gave them
    try {
       return parser.Parse(stream, graph.name);
    } catch (const std::exception &e) {

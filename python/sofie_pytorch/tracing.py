@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import control_flow, names, onnx_export, rewrites, sources, support
+from . import control_flow, fast_operators, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
 from .specs import InputSpec, make_specs
 
@@ -80,6 +80,9 @@ def _graph_for_sofie(
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
     _check_run_time_sizes(proto.graph, specs)
+    faster = fast_operators.apply(proto, supported)
+    if faster:
+        log.info("%d recurrent node(s) run on the project's own operators", faster)
     return proto
 
 

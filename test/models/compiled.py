@@ -58,11 +58,13 @@ def compile_and_run(
     inputs: list[np.ndarray],
     runtime_sizes: list[int] | None = None,
     runs: int = 1,
+    flags: tuple[str, ...] = ("-O1",),
 ) -> list[np.ndarray]:
     """Compile directory/NAME.hxx with a driver, run it, return the outputs (float64).
 
     runtime_sizes are passed first to infer(), for models with dimensions chosen at run
     time. With runs > 1 the same session runs again: outputs are concatenated per run.
+    flags are the compiler's optimisation options.
     """
     reads, args = [], [str(s) for s in runtime_sizes or []]
     for i, x in enumerate(inputs):
@@ -75,7 +77,7 @@ def compile_and_run(
               .replace("@SESSION_ARGS@", "".join(f", {s}" for s in runtime_sizes or [])))
     (directory / "driver.cxx").write_text(source)
     build = subprocess.run(
-        ["g++", "-std=c++17", "-O1", "driver.cxx", "-o", "driver", "-lopenblas"],
+        ["g++", "-std=c++17", *flags, "driver.cxx", "-o", "driver", "-lopenblas"],
         cwd=directory, capture_output=True, text=True, timeout=600,
     )
     if build.returncode != 0:

@@ -239,6 +239,17 @@ case("lstm_last_step_head", "recurrent", "LSTM, last time step -> Linear",
      ((3, 20, 10),))
 case("gru_hidden_head", "recurrent", "GRU final hidden state -> Linear",
      fn(lambda m, x: m[1](m[0](x)[1][-1]), nn.GRU(10, 8, batch_first=True), nn.Linear(8, 2)), ((3, 7, 10),))
+# Batches above 4 take the project's sgemm path for the recurrent product (smaller ones
+# are loops), and given initial states are read instead of zeros.
+case("lstm_batch_8_initial_state", "recurrent", "nn.LSTM(x, (h0, c0)), batch 8, all outputs",
+     fn(lambda m, x, h, c: (lambda y, s: (y, s[0], s[1]))(*m[0](x, (h, c))), nn.LSTM(6, 7, batch_first=True)),
+     ((8, 5, 6), (1, 8, 7), (1, 8, 7)))
+case("gru_batch_8_initial_state", "recurrent", "nn.GRU(x, h0), batch 8",
+     fn(lambda m, x, h: m[0](x, h), nn.GRU(6, 7)), ((5, 8, 6), (1, 8, 7)))
+case("lstm_no_bias", "recurrent", "nn.LSTM(bias=False)", fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, bias=False)),
+     ((6, 2, 4),))
+case("gru_no_bias", "recurrent", "nn.GRU(bias=False)",
+     fn(lambda m, x: m[0](x)[0], nn.GRU(4, 5, bias=False, batch_first=True)), ((2, 6, 4),))
 
 # ---- Attention
 def _mha(need_weights: bool) -> Callable[[], nn.Module]:

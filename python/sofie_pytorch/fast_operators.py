@@ -1,0 +1,158 @@
+"""Hand LSTM and GRU nodes to the project's own SOFIE operators.
+
+SOFIE 0.1.0's recurrent code is the slowest part of the generated code (one BLAS call
+per gate and step, scalar double-precision activations). The C++ library registers
+faster operators under op types of their own (src/operators/); this pass gives them the
+nodes they implement exactly, with the weights laid out as they want them:
+
+* ``SofiePyTorchLSTM``: inputs X, WT (I, 4H), RT (H, 4H), B (4H: the W and R biases
+  summed), [initial_h], [initial_c]; outputs Y, Y_h, Y_c.
+* ``SofiePyTorchGRU``: inputs X, WT (I, 3H), RT (H, 3H), Wb (3H), Rb (3H), [initial_h];
+  outputs Y, Y_h. Torch's GRU (``linear_before_reset=1``).
+
+Both take the attribute ``hidden_size``, run forward, in layout 0 (time first), with
+fixed shapes. (Bidirectional LSTMs are split into forward ones earlier, in rewrites.py.)
+Anything else (reverse or bidirectional GRUs, clipping, other activations, peepholes,
+sequence lengths) keeps the engine's operator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .rewrites import Context
+
+log = logging.getLogger(__name__)
+
+LSTM_OP = "SofiePyTorchLSTM"
+GRU_OP = "SofiePyTorchGRU"
+
+_DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"]}
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _plain_cell(node: onnx.NodeProto, ctx: Context, gates: int) -> int | None:
+    """The hidden size, when the node is one our operators implement exactly."""
+    attrs = _attrs(node)
+    direction = attrs.pop("direction", b"forward")
+    hidden = attrs.pop("hidden_size", None)
+    activations = attrs.pop("activations", _DEFAULT_ACTIVATIONS[node.op_type])
+    if attrs.get("layout", 0) == 0:
+        attrs.pop("layout", None)
+    if node.op_type == "GRU" and attrs.pop("linear_before_reset", 0) != 1:
+        return None
+    if (direction != b"forward" or not isinstance(hidden, int)
+            or list(activations) != _DEFAULT_ACTIVATIONS[node.op_type] or attrs):
+        return None  # clip, input_forget, activation parameters, layout 1: the engine's
+    x_shape = ctx.static_shape(node.input[0])
+    w, r = (ctx.constants.get(name) for name in node.input[1:3])
+    if x_shape is None or len(x_shape) != 3 or w is None or r is None:
+        return None
+    if w.shape != (1, gates * hidden, x_shape[2]) or r.shape != (1, gates * hidden, hidden):
+        return None
+    return hidden
+
+
+def _optional(node: onnx.NodeProto, index: int) -> str:
+    return node.input[index] if index < len(node.input) else ""
+
+
+def _weights(node: onnx.NodeProto, ctx: Context) -> tuple[str, str]:
+    """W and R transposed, as (I, G*H) and (H, G*H) float32 constants."""
+    w, r = (ctx.constants[name] for name in node.input[1:3])
+    return (ctx.constant(np.ascontiguousarray(w[0].T, dtype=np.float32), "WT"),
+            ctx.constant(np.ascontiguousarray(r[0].T, dtype=np.float32), "RT"))
+
+
+def _bias(node: onnx.NodeProto, ctx: Context, gh: int) -> np.ndarray | None:
+    """The (2, G*H) input and recurrent biases, None if absent; False if not constant."""
+    name = _optional(node, 3)
+    if not name:
+        return None
+    value = ctx.constants.get(name)
+    return None if value is None else value.reshape(2, gh).astype(np.float32)
+
+
+def _lstm(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
+    hidden = _plain_cell(node, ctx, 4)
+    if hidden is None or _optional(node, 4) or _optional(node, 7):
+        return None  # sequence lengths or peepholes
+    if _optional(node, 3) and ctx.constants.get(node.input[3]) is None:
+        return None
+    w, rt = _weights(node, ctx)
+    bias = _bias(node, ctx, 4 * hidden)
+    b = ctx.constant(bias.sum(axis=0), "B") if bias is not None else ""
+    inputs = [node.input[0], w, rt, b, _optional(node, 5), _optional(node, 6)]
+    return helper.make_node(LSTM_OP, inputs, list(node.output), name=node.name,
+                            hidden_size=hidden)
+
+
+def _gru(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
+    hidden = _plain_cell(node, ctx, 3)
+    if hidden is None or _optional(node, 4):
+        return None  # sequence lengths
+    if _optional(node, 3) and ctx.constants.get(node.input[3]) is None:
+        return None
+    w, rt = _weights(node, ctx)
+    bias = _bias(node, ctx, 3 * hidden)
+    wb, rb = ((ctx.constant(bias[0], "Wb"), ctx.constant(bias[1], "Rb"))
+              if bias is not None else ("", ""))
+    inputs = [node.input[0], w, rt, wb, rb, _optional(node, 5)]
+    return helper.make_node(GRU_OP, inputs, list(node.output)[:2], name=node.name,
+                            hidden_size=hidden)
+
+
+_PASSES: dict[str, tuple[str, Callable[[onnx.NodeProto, Context], onnx.NodeProto | None]]] = {
+    "LSTM": (LSTM_OP, _lstm),
+    "GRU": (GRU_OP, _gru),
+}
+
+
+def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
+    """Swap eligible nodes for our operators, in place; return how many were swapped."""
+    supported = set(supported)
+    wanted = {op for op, (ours, _) in _PASSES.items() if ours in supported}
+    graph = model.graph
+    if not any(n.op_type in wanted and n.domain in ("", "ai.onnx") for n in graph.node):
+        return 0
+    ctx = Context(model)
+    replaced_inputs: set[str] = set()
+    for i, node in enumerate(graph.node):
+        if node.op_type not in wanted or node.domain not in ("", "ai.onnx"):
+            continue
+        replacement = _PASSES[node.op_type][1](node, ctx)
+        if replacement is not None:
+            replaced_inputs.update(node.input)
+            graph.node[i].CopyFrom(replacement)
+            log.debug("%s %s runs on the project's own operator", node.op_type, node.name)
+    if replaced_inputs:
+        _drop_unread(graph, replaced_inputs)
+    return sum(n.op_type in (LSTM_OP, GRU_OP) for n in graph.node)
+
+
+def _names_read(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name a node reads, in this graph and its subgraphs, and the outputs."""
+    read = {o.name for o in graph.output}
+    for node in graph.node:
+        read.update(node.input)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                read |= _names_read(sub)
+    return read
+
+
+def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
+    """The replaced nodes' W, R and B, now unread: keep them out of the weight file."""
+    unread = candidates - _names_read(graph)
+    kept = [t for t in graph.initializer if t.name not in unread]
+    if len(kept) != len(graph.initializer):
+        del graph.initializer[:]
+        graph.initializer.extend(kept)

@@ -1,0 +1,68 @@
+// GRU cell as torch computes it (ONNX gate order z, r, n; linear_before_reset = 1):
+//   z = sigmoid(x Wz + bz + h Rz + rbz);  r = sigmoid(x Wr + br + h Rr + rbr)
+//   n = tanh(x Wn + bn + r (h Rn + rbn));  h = (1 - z) n + z h
+// Node SofiePyTorchGRU: inputs X, WT, RT, Wb, Rb, [h0]; outputs Y, Y_h; attribute
+// hidden_size.
+#include "NodeReading.hxx"
+#include "Operators.hxx"
+#include "RecurrentOperator.hxx"
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+class GRU final : public RecurrentOperator {
+public:
+   using RecurrentOperator::RecurrentOperator;
+
+private:
+   void EmitStep(std::ostream &out, const std::string &in) const override
+   {
+      const size_t h = Hidden(), gh = Gates() * Hidden();
+      // The recurrent half goes to sp_scratch: n needs it apart from the input half.
+      const std::string &recurrentBias = Bias(1);
+      if (recurrentBias.empty())
+         out << in << "std::memset(sp_scratch, 0, " << Batch() * gh << " * sizeof(float));\n";
+      else
+         out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b)\n"
+             << in << "   std::memcpy(sp_scratch + sp_b * " << gh << ", tensor_" << recurrentBias << ", " << gh
+             << " * sizeof(float));\n";
+      EmitRecurrentProduct(out, in, "sp_scratch");
+      out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
+          << in << "   const float *sp_gb = sp_g + sp_b * " << gh << ";\n"
+          << in << "   float *sp_rb = sp_scratch + sp_b * " << gh << ";\n"
+          << in << "   float *sp_hb = sp_h + sp_b * " << h << ";\n"
+          << in << "   for (size_t sp_j = 0; sp_j < " << 2 * h << "; ++sp_j)\n"
+          << in << "      sp_rb[sp_j] = sp_sigmoid(sp_gb[sp_j] + sp_rb[sp_j]);\n"
+          << in << "   for (size_t sp_j = 0; sp_j < " << h << "; ++sp_j) {\n"
+          << in << "      const float sp_new = sp_tanh(sp_gb[" << 2 * h << " + sp_j] + sp_rb[" << h << " + sp_j] * sp_rb["
+          << 2 * h << " + sp_j]);\n"
+          << in << "      sp_hb[sp_j] = sp_new + sp_rb[sp_j] * (sp_hb[sp_j] - sp_new);\n"
+          << in << "   }\n"
+          << in << "}\n";
+   }
+};
+
+} // namespace
+
+std::unique_ptr<ROperator> ParseGRU(RModelParser_ONNX &parser, const onnx::NodeProto &node)
+{
+   FloatOnly(parser, node);
+   RecurrentOperator::Spec spec;
+   spec.kind = "GRU";
+   spec.gates = 3;
+   spec.hidden = static_cast<size_t>(IntAttribute(node, "hidden_size"));
+   spec.x = InputOrEmpty(node, 0);
+   spec.wt = InputOrEmpty(node, 1);
+   spec.rt = InputOrEmpty(node, 2);
+   spec.biases = {InputOrEmpty(node, 3), InputOrEmpty(node, 4)};
+   spec.initialStates = {InputOrEmpty(node, 5)};
+   spec.outputs = Outputs(node, 2);
+   return std::make_unique<GRU>(std::move(spec));
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE

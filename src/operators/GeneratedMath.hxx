@@ -1,0 +1,24 @@
+// Activation functions written into the generated code by our own operators.
+//
+// The engine's recurrent operators call std::exp in double precision, one element at a
+// time: g++ cannot vectorise such loops without -ffast-math. These float versions are
+// branch-free (range reduction, polynomial, exponent bits), so the loops that use them
+// vectorise at -O2/-O3 with any -march, and stay correct under -ffast-math.
+#ifndef SOFIE_PYTORCH_OPERATORS_GENERATEDMATH_HXX
+#define SOFIE_PYTORCH_OPERATORS_GENERATEDMATH_HXX
+
+#include <string>
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+/// C++ source declaring the lambdas sp_exp, sp_sigmoid and sp_tanh (float -> float),
+/// each line starting with `indent`. Needs <cmath>, <cstdint> and <cstring>.
+std::string ActivationLambdas(const std::string &indent);
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE
+
+#endif

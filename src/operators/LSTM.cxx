@@ -1,0 +1,60 @@
+// LSTM cell (ONNX gate order i, o, f, c; sigmoid/tanh/tanh; no peepholes or clipping):
+//   g = x W^T + h RT + b;  c = sigmoid(f) c + sigmoid(i) tanh(g_c);  h = sigmoid(o) tanh(c)
+// Node SofiePyTorchLSTM: inputs X, WT, RT, B (W and R biases summed), [h0], [c0];
+// outputs Y, Y_h, Y_c; attribute hidden_size.
+#include "NodeReading.hxx"
+#include "Operators.hxx"
+#include "RecurrentOperator.hxx"
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+class LSTM final : public RecurrentOperator {
+public:
+   using RecurrentOperator::RecurrentOperator;
+
+private:
+   void EmitStep(std::ostream &out, const std::string &in) const override
+   {
+      const size_t h = Hidden(), gh = Gates() * Hidden();
+      EmitRecurrentProduct(out, in, "sp_g");
+      out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
+          << in << "   float *sp_gb = sp_g + sp_b * " << gh << ";\n"
+          << in << "   float *sp_hb = sp_h + sp_b * " << h << ";\n"
+          << in << "   float *sp_cb = sp_c + sp_b * " << h << ";\n"
+          << in << "   for (size_t sp_j = 0; sp_j < " << 3 * h << "; ++sp_j)\n"
+          << in << "      sp_gb[sp_j] = sp_sigmoid(sp_gb[sp_j]);\n"
+          << in << "   for (size_t sp_j = 0; sp_j < " << h << "; ++sp_j) {\n"
+          << in << "      const float sp_cell = sp_gb[" << 2 * h << " + sp_j] * sp_cb[sp_j] + sp_gb[sp_j] * sp_tanh(sp_gb["
+          << 3 * h << " + sp_j]);\n"
+          << in << "      sp_cb[sp_j] = sp_cell;\n"
+          << in << "      sp_hb[sp_j] = sp_gb[" << h << " + sp_j] * sp_tanh(sp_cell);\n"
+          << in << "   }\n"
+          << in << "}\n";
+   }
+};
+
+} // namespace
+
+std::unique_ptr<ROperator> ParseLSTM(RModelParser_ONNX &parser, const onnx::NodeProto &node)
+{
+   FloatOnly(parser, node);
+   RecurrentOperator::Spec spec;
+   spec.kind = "LSTM";
+   spec.gates = 4;
+   spec.hidden = static_cast<size_t>(IntAttribute(node, "hidden_size"));
+   spec.x = InputOrEmpty(node, 0);
+   spec.wt = InputOrEmpty(node, 1);
+   spec.rt = InputOrEmpty(node, 2);
+   spec.biases = {InputOrEmpty(node, 3)};
+   spec.initialStates = {InputOrEmpty(node, 4), InputOrEmpty(node, 5)};
+   spec.outputs = Outputs(node, 3);
+   return std::make_unique<LSTM>(std::move(spec));
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE

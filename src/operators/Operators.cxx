@@ -1,0 +1,30 @@
+#include "Operators.hxx"
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+struct Entry {
+   const char *opType; // the ONNX op type the front end gives the node
+   ParserFuncSignature parse;
+};
+
+// The op types are shared with python/sofie_pytorch/fast_operators.py.
+const Entry kOperators[] = {
+   {"SofiePyTorchLSTM", ParseLSTM},
+   {"SofiePyTorchGRU", ParseGRU},
+};
+
+} // namespace
+
+void Register(RModelParser_ONNX &parser)
+{
+   for (const auto &entry : kOperators)
+      parser.RegisterOperator(entry.opType, entry.parse);
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE

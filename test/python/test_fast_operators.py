@@ -1,0 +1,143 @@
+"""The project's own LSTM and GRU operators (src/operators/, sofie_pytorch/fast_operators.py).
+
+Their numbers are checked against Torch by every recurrent case of the coverage suite;
+here: which nodes they take and which they leave to the engine, the code they generate
+under the flags users compile with (including -ffast-math), and the weight file they
+leave behind.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from compiled import compile_and_run
+from conformance import compare, run, save
+from coverage import CASES
+from onnx import TensorProto, helper, numpy_helper
+from sofie_pytorch import fast_operators
+
+OURS = {fast_operators.LSTM_OP, fast_operators.GRU_OP}
+
+# Recurrent cases whose every LSTM/GRU node runs on our operators.
+TAKEN = ["lstm", "gru", "lstm_two_layers", "lstm_bidirectional", "lstm_last_step_head",
+         "gru_hidden_head", "lstm_batch_8_initial_state", "gru_batch_8_initial_state",
+         "lstm_no_bias", "gru_no_bias"]
+
+
+@pytest.mark.parametrize("name", TAKEN)
+def test_recurrent_layers_run_on_our_operators(name, tmp_path):
+    outcome = run(name, tmp_path)
+    assert outcome.ok, outcome.error
+    assert OURS & set(outcome.onnx_ops), outcome.onnx_ops
+    assert not {"LSTM", "GRU"} & set(outcome.onnx_ops), outcome.onnx_ops
+
+
+def test_bidirectional_gru_stays_on_the_engine(tmp_path):
+    # Our operators run forward only; the engine's bidirectional GRU is right.
+    outcome = run("gru_bidirectional_two_layers", tmp_path)
+    assert outcome.ok, outcome.error
+    assert "GRU" in outcome.onnx_ops and fast_operators.GRU_OP not in outcome.onnx_ops
+
+
+def _generate(name: str, directory) -> tuple[str, list[torch.Tensor], list[np.ndarray]]:
+    import sofie_pytorch
+
+    path, inputs, expected = save(name, directory)
+    model = sofie_pytorch.parse(path, input_shapes=[list(s) for s in CASES[name].shapes])
+    model.Generate()
+    code_name = str(model.GetName())
+    model.OutputGenerated(str(directory / f"{code_name}.hxx"))
+    return code_name, inputs, expected
+
+
+FLAGS = [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=native", "-ffast-math")]
+
+
+@pytest.mark.parametrize("flags", FLAGS, ids=["O2", "O3-native", "O3-native-fast-math"])
+@pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state"])
+def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
+    # The activations are written to vectorise; -ffast-math must not break their rounding.
+    code_name, inputs, expected = _generate(name, tmp_path)
+    assert "SofiePyTorch" in (tmp_path / f"{code_name}.hxx").read_text()
+    got = compile_and_run(tmp_path, code_name, [x.numpy() for x in inputs], flags=flags)
+    compare(got, expected)  # rtol 1e-4, atol 1e-5
+
+
+def test_saturated_gates_match_torch(tmp_path):
+    # Inputs far outside the activations' polynomial range: the clamps must hold.
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, batch_first=True).eval()
+    x = torch.randn(2, 6, 3) * 200.0
+    x[0, 0, 0] = 1e30
+    path = tmp_path / "saturated.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on nn.LSTM's shape checks
+        torch.jit.save(torch.jit.trace(lstm, (x,)), str(path))
+    import sofie_pytorch
+
+    model = sofie_pytorch.parse(path, input_shapes=[[2, 6, 3]])
+    model.Generate()
+    model.OutputGenerated(str(tmp_path / "saturated.hxx"))
+    with torch.no_grad():
+        expected = [o.numpy() for o in (lambda y, s: (y, s[0], s[1]))(*lstm(x))]
+    got = compile_and_run(tmp_path, "saturated", [x.numpy()])
+    compare(got, expected)
+
+
+def test_weight_file_holds_each_weight_once(tmp_path):
+    # The engine's LSTM writes its bias once per time step and batch entry; ours once.
+    code_name, _, _ = _generate("lstm_batch_8_initial_state", tmp_path)
+    lstm = CASES["lstm_batch_8_initial_state"].build().layers[0]
+    parameters = sum(p.numel() for p in lstm.parameters())
+    weights = (tmp_path / f"{code_name}.dat").read_bytes()
+    assert len(weights) < 4 * parameters * 1.5 + 4096, (len(weights), parameters)
+
+
+# ---- The pass itself, on hand-made ONNX graphs
+
+
+def _lstm_graph(**attributes: object) -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    hidden, features = 3, 2
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+             for name, shape in (("W", (1, 4 * hidden, features)), ("R", (1, 4 * hidden, hidden)),
+                                 ("B", (1, 8 * hidden)))]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y", "Y_h"], name="lstm",
+                            hidden_size=hidden, **attributes)
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, features])],
+        [helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, 1, hidden])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_pass_lays_out_the_weights_and_drops_the_originals():
+    model = _lstm_graph()
+    w, r, b = (numpy_helper.to_array(t) for t in model.graph.initializer)
+    assert fast_operators.apply(model, OURS) == 1
+    node = model.graph.node[0]
+    assert node.op_type == fast_operators.LSTM_OP
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    assert set(values) == set(node.input[1:4])  # W, R and B are gone
+    np.testing.assert_array_equal(values[node.input[1]], w[0].T)
+    np.testing.assert_array_equal(values[node.input[2]], r[0].T)
+    np.testing.assert_allclose(values[node.input[3]], b[0, :12] + b[0, 12:])
+
+
+@pytest.mark.parametrize("attributes", [
+    {"clip": 1.0}, {"direction": "reverse"}, {"input_forget": 1},
+    {"activations": ["Sigmoid", "Relu", "Tanh"]}])
+def test_pass_leaves_other_settings_to_the_engine(attributes):
+    model = _lstm_graph(**attributes)
+    assert fast_operators.apply(model, OURS) == 0
+    assert model.graph.node[0].op_type == "LSTM"
+    assert len(model.graph.initializer) == 3
+
+
+def test_pass_needs_the_operators_registered():
+    model = _lstm_graph()
+    assert fast_operators.apply(model, {"LSTM"}) == 0
+    assert model.graph.node[0].op_type == "LSTM"
