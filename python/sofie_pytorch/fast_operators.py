@@ -1,19 +1,24 @@
-"""Hand LSTM and GRU nodes to the project's own SOFIE operators.
+"""Hand LSTM, GRU and Conv nodes to the project's own SOFIE operators.
 
 SOFIE 0.1.0's recurrent code is the slowest part of the generated code (one BLAS call
-per gate and step, scalar double-precision activations). The C++ library registers
-faster operators under op types of their own (src/operators/); this pass gives them the
-nodes they implement exactly, with the weights laid out as they want them:
+per gate and step, scalar double-precision activations), and its Conv makes one small
+GEMM per image. The C++ library registers faster operators under op types of their own
+(src/operators/); this pass gives them the nodes they implement exactly, with the
+weights laid out as they want them:
 
 * ``SofiePyTorchLSTM``: inputs X, WT (I, 4H), RT (H, 4H), B (4H: the W and R biases
   summed), [initial_h], [initial_c]; outputs Y, Y_h, Y_c.
 * ``SofiePyTorchGRU``: inputs X, WT (I, 3H), RT (H, 3H), Wb (3H), Rb (3H), [initial_h];
   outputs Y, Y_h. Torch's GRU (``linear_before_reset=1``).
 
-Both take the attribute ``hidden_size``, run forward, in layout 0 (time first), with
-fixed shapes. (Bidirectional LSTMs are split into forward ones earlier, in rewrites.py.)
-Anything else (reverse or bidirectional GRUs, clipping, other activations, peepholes,
-sequence lengths) keeps the engine's operator.
+* ``SofiePyTorchConv``: ONNX Conv with inputs X, W, [B], for 1D and 2D convolutions
+  with one group and no dilation; the batch size may be chosen at run time.
+
+The recurrent ones take the attribute ``hidden_size``, run forward, in layout 0 (time
+first), with fixed shapes (bidirectional LSTMs are split into forward ones earlier, in
+rewrites.py). Anything else (reverse or bidirectional GRUs, clipping, other activations,
+peepholes, sequence lengths; grouped, dilated or 3D convolutions) keeps the engine's
+operator.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 
 LSTM_OP = "SofiePyTorchLSTM"
 GRU_OP = "SofiePyTorchGRU"
+CONV_OP = "SofiePyTorchConv"
+OURS = (LSTM_OP, GRU_OP, CONV_OP)
 
 _DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"]}
 
@@ -110,14 +117,54 @@ def _gru(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
                             hidden_size=hidden)
 
 
+def _conv(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
+    attrs = _attrs(node)
+    w = ctx.constants.get(node.input[1]) if len(node.input) > 1 else None
+    x_shape = ctx.shapes.get(node.input[0])
+    if w is None or w.ndim not in (3, 4) or x_shape is None or len(x_shape) != w.ndim:
+        return None
+    if any(not isinstance(d, int) or d <= 0 for d in x_shape[1:]):
+        return None  # only the batch size may be chosen at run time
+    spatial = w.ndim - 2
+    kernel = list(attrs.get("kernel_shape", w.shape[2:]))
+    strides = list(attrs.get("strides", [1] * spatial))
+    pads = _explicit_pads(attrs.get("auto_pad", b"NOTSET"), attrs.get("pads"), x_shape[2:],
+                          kernel, strides)
+    if (attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1] * spatial))
+            or pads is None or kernel != list(w.shape[2:]) or len(pads) != 2 * spatial
+            or len(strides) != spatial):
+        return None
+    return helper.make_node(CONV_OP, list(node.input), list(node.output), name=node.name,
+                            kernel_shape=kernel, pads=pads, strides=strides)
+
+
+def _explicit_pads(auto_pad: bytes, pads: object, sizes: list[int], kernel: list[int],
+                   strides: list[int]) -> list[int] | None:
+    """ONNX Conv pads (all begins, then all ends), with auto_pad worked out."""
+    if auto_pad == b"NOTSET":
+        return list(pads) if pads is not None else [0] * 2 * len(sizes)
+    if auto_pad == b"VALID":
+        return [0] * 2 * len(sizes)
+    if auto_pad not in (b"SAME_UPPER", b"SAME_LOWER") or len(kernel) != len(sizes):
+        return None
+    begins, ends = [], []
+    for size, k, stride in zip(sizes, kernel, strides):
+        total = max(0, (-(-size // stride) - 1) * stride + k - size)
+        small = total // 2  # SAME_UPPER puts the odd one at the end, SAME_LOWER at the start
+        begins.append(small if auto_pad == b"SAME_UPPER" else total - small)
+        ends.append(total - begins[-1])
+    return begins + ends
+
+
 _PASSES: dict[str, tuple[str, Callable[[onnx.NodeProto, Context], onnx.NodeProto | None]]] = {
     "LSTM": (LSTM_OP, _lstm),
     "GRU": (GRU_OP, _gru),
+    "Conv": (CONV_OP, _conv),
 }
 
 
 def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
-    """Swap eligible nodes for our operators, in place; return how many were swapped."""
+    """Swap eligible nodes for our operators, in place; return how many run on ours."""
     supported = set(supported)
     wanted = {op for op, (ours, _) in _PASSES.items() if ours in supported}
     graph = model.graph
@@ -135,7 +182,7 @@ def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
             log.debug("%s %s runs on the project's own operator", node.op_type, node.name)
     if replaced_inputs:
         _drop_unread(graph, replaced_inputs)
-    return sum(n.op_type in (LSTM_OP, GRU_OP) for n in graph.node)
+    return sum(n.op_type in OURS for n in graph.node)
 
 
 def _names_read(graph: onnx.GraphProto) -> set[str]:
@@ -150,7 +197,7 @@ def _names_read(graph: onnx.GraphProto) -> set[str]:
 
 
 def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
-    """The replaced nodes' W, R and B, now unread: keep them out of the weight file."""
+    """The recurrent nodes' W, R and B, now unread: keep them out of the weight file."""
     unread = candidates - _names_read(graph)
     kept = [t for t in graph.initializer if t.name not in unread]
     if len(kept) != len(graph.initializer):

@@ -82,7 +82,7 @@ def _graph_for_sofie(
     _check_run_time_sizes(proto.graph, specs)
     faster = fast_operators.apply(proto, supported)
     if faster:
-        log.info("%d recurrent node(s) run on the project's own operators", faster)
+        log.info("%d node(s) run on the project's own operators", faster)
     return proto
 
 

@@ -15,6 +15,7 @@ struct Entry {
 const Entry kOperators[] = {
    {"SofiePyTorchLSTM", ParseLSTM},
    {"SofiePyTorchGRU", ParseGRU},
+   {"SofiePyTorchConv", ParseConv},
 };
 
 } // namespace

@@ -18,6 +18,7 @@ void Register(RModelParser_ONNX &parser);
 // One parse function per operator (in the operator's own file).
 std::unique_ptr<ROperator> ParseLSTM(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseGRU(RModelParser_ONNX &parser, const onnx::NodeProto &node);
+std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 
 } // namespace operators
 } // namespace PyTorch

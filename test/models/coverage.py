@@ -172,6 +172,12 @@ case("conv2d_depthwise", "convolution", "nn.Conv2d depthwise (groups=in_channels
 case("conv2d_dilation_stride", "convolution", "nn.Conv2d(stride=2, dilation=2, padding=2)",
      lambda: nn.Conv2d(2, 3, 3, stride=2, dilation=2, padding=2), ((1, 2, 9, 9),))
 case("conv3d", "convolution", "nn.Conv3d", lambda: nn.Conv3d(2, 3, 3, padding=1), ((1, 2, 4, 5, 5),))
+case("conv2d_stride_pad_nobias", "convolution", "nn.Conv2d((3, 2), stride=(2, 1), padding=(1, 0), bias=False)",
+     lambda: nn.Conv2d(3, 5, (3, 2), stride=(2, 1), padding=(1, 0), bias=False), ((3, 3, 7, 6),))
+case("conv2d_batch_10", "convolution", "nn.Conv2d, batch 10", lambda: nn.Conv2d(4, 6, 3, padding=1),
+     ((10, 4, 16, 16),))
+case("conv2d_same_even_kernel", "convolution", "nn.Conv2d((4, 2), padding='same')",
+     lambda: nn.Conv2d(2, 3, (4, 2), padding="same"), ((2, 2, 5, 6),))
 case("conv_transpose1d", "convolution", "nn.ConvTranspose1d",
      lambda: nn.ConvTranspose1d(3, 2, 3, stride=2), ((1, 3, 5),))
 case("conv_transpose2d", "convolution", "nn.ConvTranspose2d",

@@ -1,9 +1,9 @@
-"""The project's own LSTM and GRU operators (src/operators/, sofie_pytorch/fast_operators.py).
+"""The project's own LSTM, GRU and Conv operators (src/operators/, fast_operators.py).
 
-Their numbers are checked against Torch by every recurrent case of the coverage suite;
-here: which nodes they take and which they leave to the engine, the code they generate
-under the flags users compile with (including -ffast-math), and the weight file they
-leave behind.
+Their numbers are checked against Torch by every recurrent and convolution case of the
+coverage suite; here: which nodes they take and which they leave to the engine, the code
+they generate under the flags users compile with (including -ffast-math), and the weight
+file they leave behind.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from coverage import CASES
 from onnx import TensorProto, helper, numpy_helper
 from sofie_pytorch import fast_operators
 
-OURS = {fast_operators.LSTM_OP, fast_operators.GRU_OP}
+OURS = set(fast_operators.OURS)
 
 # Recurrent cases whose every LSTM/GRU node runs on our operators.
 TAKEN = ["lstm", "gru", "lstm_two_layers", "lstm_bidirectional", "lstm_last_step_head",
@@ -36,11 +36,30 @@ def test_recurrent_layers_run_on_our_operators(name, tmp_path):
     assert not {"LSTM", "GRU"} & set(outcome.onnx_ops), outcome.onnx_ops
 
 
-def test_bidirectional_gru_stays_on_the_engine(tmp_path):
-    # Our operators run forward only; the engine's bidirectional GRU is right.
-    outcome = run("gru_bidirectional_two_layers", tmp_path)
+# Convolution cases whose every Conv node runs on our operator.
+CONVOLUTIONS = ["conv1d", "conv1d_dynamic_batch", "conv2d_same", "conv2d_stride_pad_nobias",
+                "conv2d_batch_10", "conv2d_same_even_kernel", "batchnorm2d_folded", "residual_conv"]
+
+
+@pytest.mark.parametrize("name", CONVOLUTIONS)
+def test_convolutions_run_on_our_operator(name, tmp_path):
+    outcome = run(name, tmp_path)
     assert outcome.ok, outcome.error
-    assert "GRU" in outcome.onnx_ops and fast_operators.GRU_OP not in outcome.onnx_ops
+    assert fast_operators.CONV_OP in outcome.onnx_ops and "Conv" not in outcome.onnx_ops
+
+
+@pytest.mark.parametrize(("name", "engine_op", "ours"), [
+    # Our recurrent operators run forward only; the engine's bidirectional GRU is right.
+    ("gru_bidirectional_two_layers", "GRU", fast_operators.GRU_OP),
+    ("conv2d_groups", "Conv", fast_operators.CONV_OP),
+    ("conv2d_depthwise", "Conv", fast_operators.CONV_OP),
+    ("conv1d_dilation_nobias", "Conv", fast_operators.CONV_OP),
+    ("conv3d", "Conv", fast_operators.CONV_OP),
+])
+def test_other_settings_stay_on_the_engine(name, engine_op, ours, tmp_path):
+    outcome = run(name, tmp_path)
+    assert outcome.ok, outcome.error
+    assert engine_op in outcome.onnx_ops and ours not in outcome.onnx_ops
 
 
 def _generate(name: str, directory) -> tuple[str, list[torch.Tensor], list[np.ndarray]]:
@@ -58,7 +77,8 @@ FLAGS = [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=native", "-ffast-ma
 
 
 @pytest.mark.parametrize("flags", FLAGS, ids=["O2", "O3-native", "O3-native-fast-math"])
-@pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state"])
+@pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state",
+                                  "conv2d_stride_pad_nobias"])
 def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     # The activations are written to vectorise; -ffast-math must not break their rounding.
     code_name, inputs, expected = _generate(name, tmp_path)

@@ -1,0 +1,206 @@
+// 1D/2D convolution, group 1, no dilation: per image, a copy into a zero-bordered buffer,
+// im2col by strided copies, one GEMM into the output.
+// Node SofiePyTorchConv: inputs X (N, C, [H,] W), W (OC, C, [KH,] KW), [B (OC)]; output Y;
+// attributes kernel_shape, pads (begins then ends), strides, as ONNX Conv.
+//
+// Why our own: SOFIE 0.1.0's Conv spends more time in im2col (a generic function that
+// tests every element against the padding) than in its GEMMs, and copies its weights on
+// every call. Here the padding lives in the buffer, so im2col is constant-length copies
+// the compiler unrolls and vectorises.
+#include "NodeReading.hxx"
+#include "Operators.hxx"
+
+#include "SOFIE/RModel.hxx"
+#include "SOFIE/SOFIE_common.hxx"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+std::vector<size_t> IntsAttribute(const onnx::NodeProto &node, const std::string &name)
+{
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == name)
+         return {node.attribute(i).ints().begin(), node.attribute(i).ints().end()};
+   throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") has no attribute " + name);
+}
+
+class Conv final : public ROperator {
+public:
+   struct Spec {
+      std::string x, w, b, y;
+      std::vector<size_t> kernel, pads, strides;
+   };
+
+   explicit Conv(Spec spec) : fSpec(std::move(spec))
+   {
+      for (auto *name : {&fSpec.x, &fSpec.w, &fSpec.b, &fSpec.y})
+         if (!name->empty())
+            *name = UTILITY::Clean_name(*name);
+      fInputTensorNames = {fSpec.x, fSpec.w};
+      if (!fSpec.b.empty())
+         fInputTensorNames.emplace_back(fSpec.b);
+      fOutputTensorNames = {fSpec.y};
+   }
+
+   std::vector<std::string> GetBlasRoutines() override { return {"Gemm"}; }
+   std::vector<std::string> GetStdLibs() override { return {"algorithm", "cstring"}; }
+
+   void Initialize(RModel &model) override
+   {
+      const std::string what = "SofiePyTorch Conv operator: ";
+      if (!model.UseSession())
+         throw std::runtime_error(what + "needs the generated Session class (its work buffers live there)");
+      for (const auto &name : fInputTensorNames)
+         if (!model.CheckIfTensorAlreadyExist(std::string(name)))
+            throw std::runtime_error(what + "tensor " + std::string(name) + " is not in the model");
+      auto x = model.GetDimTensorShape(fSpec.x);
+      auto w = model.GetTensorShape(fSpec.w);
+      const size_t dims = fSpec.kernel.size();
+      if ((dims != 1 && dims != 2) || x.size() != dims + 2 || w.size() != dims + 2 || fSpec.pads.size() != 2 * dims ||
+          fSpec.strides.size() != dims)
+         throw std::runtime_error(what + "takes 1D or 2D convolutions with kernel, pads and strides given");
+      for (size_t i = 1; i < x.size(); ++i)
+         if (x[i].isParam)
+            throw std::runtime_error(what + "only the batch size may be chosen at run time");
+      // A 1D convolution is a 2D one of height 1.
+      fBatch = x[0];
+      fChannels = x[1].dim;
+      fHeight = dims == 2 ? x[2].dim : 1;
+      fWidth = x.back().dim;
+      fOutChannels = w[0];
+      fKernelH = dims == 2 ? fSpec.kernel[0] : 1;
+      fKernelW = fSpec.kernel.back();
+      fPadTop = dims == 2 ? fSpec.pads[0] : 0;
+      fPadBottom = dims == 2 ? fSpec.pads[2] : 0;
+      fPadLeft = fSpec.pads[dims - 1];
+      fPadRight = fSpec.pads[2 * dims - 1];
+      fStrideH = dims == 2 ? fSpec.strides[0] : 1;
+      fStrideW = fSpec.strides.back();
+      if (w[1] != fChannels || !std::equal(fSpec.kernel.begin(), fSpec.kernel.end(), w.begin() + 2))
+         throw std::runtime_error(what + "weights " + fSpec.w + " do not match the input and kernel");
+      if (fHeight + fPadTop + fPadBottom < fKernelH || fWidth + fPadLeft + fPadRight < fKernelW ||
+          fStrideH == 0 || fStrideW == 0)
+         throw std::runtime_error(what + "the kernel is larger than the padded input");
+      if (!fSpec.b.empty() && ConvertShapeToLength(model.GetTensorShape(fSpec.b)) != fOutChannels)
+         throw std::runtime_error(what + "bias " + fSpec.b + " must have one value per output channel");
+      fOutH = (fHeight + fPadTop + fPadBottom - fKernelH) / fStrideH + 1;
+      fOutW = (fWidth + fPadLeft + fPadRight - fKernelW) / fStrideW + 1;
+
+      fPadded = fPadTop + fPadBottom + fPadLeft + fPadRight > 0;
+
+      std::vector<Dim> y = {fBatch, Dim{fOutChannels}};
+      if (dims == 2)
+         y.emplace_back(fOutH);
+      y.emplace_back(fOutW);
+      if (!model.CheckIfTensorAlreadyExist(fSpec.y))
+         model.AddIntermediateTensor(fSpec.y, ETensorType::FLOAT, y);
+   }
+
+   std::string GenerateSessionMembersCode(std::string opName) override
+   {
+      // The padded image (its border stays zero: only the interior is ever written) and
+      // the im2col matrix of one image.
+      const size_t total = Padded() * (fPadded ? 1 : 0) + (OneByOne() ? 0 : Depth() * fOutH * fOutW);
+      const std::string buffer = "fVec_op_" + opName + "_buffer";
+      return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(std::max<size_t>(total, 1)) +
+             ");\nfloat *fVec_op_" + opName + "_work = " + buffer + ".data();\n";
+   }
+
+   std::string Generate(std::string opName) override
+   {
+      const size_t hw = fOutH * fOutW, imageSize = fChannels * fHeight * fWidth;
+      const size_t rows = fHeight + fPadTop + fPadBottom, cols = fWidth + fPadLeft + fPadRight;
+      const std::string in = "      ";
+      std::ostringstream out;
+      out << "   // SofiePyTorch Conv: " << fChannels << "x" << fHeight << "x" << fWidth << " -> " << fOutChannels << "x"
+          << fOutH << "x" << fOutW << ", kernel " << fKernelH << "x" << fKernelW << "\n"
+          << "   {\n"
+          << in << "float *sp_work = this->fVec_op_" << opName << "_work;\n"
+          << in << "for (size_t sp_n = 0; sp_n < " << fBatch.GetVal() << "; ++sp_n) {\n"
+          << in << "   const float *sp_img = tensor_" << fSpec.x << " + sp_n * " << imageSize << ";\n"
+          << in << "   float *sp_y = tensor_" << fSpec.y << " + sp_n * " << fOutChannels * hw << ";\n";
+      std::string source = "sp_img";
+      if (fPadded) {
+         // Copy the image into the interior of the zero-bordered buffer.
+         out << in << "   for (size_t sp_r = 0; sp_r < " << fChannels * fHeight << "; ++sp_r)\n"
+             << in << "      std::memcpy(sp_work + (sp_r / " << fHeight << " * " << rows << " + sp_r % " << fHeight
+             << " + " << fPadTop << ") * " << cols << " + " << fPadLeft << ", sp_img + sp_r * " << fWidth << ", "
+             << fWidth << " * sizeof(float));\n";
+         source = "sp_work";
+      }
+      std::string matrix = source;
+      if (!OneByOne()) {
+         // im2col: row (c, kh, kw) holds the input under that kernel tap for every output
+         // pixel. With the padding in the buffer, each output row is a strided copy.
+         matrix = "sp_col";
+         out << in << "   float *sp_col = sp_work + " << (fPadded ? Padded() : 0) << ";\n"
+             << in << "   for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
+             << in << "   for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
+             << in << "   for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw) {\n"
+             << in << "      float *sp_dst = sp_col + ((sp_c * " << fKernelH << " + sp_kh) * " << fKernelW
+             << " + sp_kw) * " << hw << ";\n"
+             << in << "      const float *sp_src = " << source << " + (sp_c * " << rows << " + sp_kh) * " << cols
+             << " + sp_kw;\n"
+             << in << "      for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
+             << in << "         for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow)\n"
+             << in << "            sp_dst[sp_oh * " << fOutW << " + sp_ow] = sp_src[sp_oh * " << fStrideH * cols
+             << " + sp_ow * " << fStrideW << "];\n"
+             << in << "   }\n";
+      }
+      // y (OC x HW) = [bias +] W (OC x K) col (K x HW); column-major: y^T = col^T W^T. One
+      // GEMM per image: OpenBLAS's small-matrix kernels (no packing) are faster at these
+      // sizes than one large GEMM over a block of images.
+      if (!fSpec.b.empty())
+         out << in << "   for (size_t sp_o = 0; sp_o < " << fOutChannels << "; ++sp_o)\n"
+             << in << "      std::fill(sp_y + sp_o * " << hw << ", sp_y + (sp_o + 1) * " << hw << ", tensor_" << fSpec.b
+             << "[sp_o]);\n";
+      out << in << "   char sp_t = 'N';\n"
+          << in << "   int sp_m = " << hw << ", sp_oc = " << fOutChannels << ", sp_k = " << Depth() << ";\n"
+          << in << "   float sp_one = 1.0f, sp_beta = " << (fSpec.b.empty() ? "0.0f" : "1.0f") << ";\n"
+          << in << "   BLAS::sgemm_(&sp_t, &sp_t, &sp_m, &sp_oc, &sp_k, &sp_one, const_cast<float *>(" << matrix
+          << "), &sp_m, tensor_" << fSpec.w << ", &sp_k, &sp_beta, sp_y, &sp_m);\n"
+          << in << "}\n"
+          << "   }\n";
+      return out.str();
+   }
+
+private:
+   size_t Depth() const { return fChannels * fKernelH * fKernelW; }
+   size_t Padded() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
+   // A 1x1 kernel with stride 1 and no padding reads the image itself as its im2col matrix.
+   bool OneByOne() const { return Depth() == fChannels && fStrideH == 1 && fStrideW == 1 && !fPadded; }
+
+   Spec fSpec;
+   Dim fBatch;
+   size_t fChannels = 0, fHeight = 0, fWidth = 0, fOutChannels = 0, fKernelH = 0, fKernelW = 0;
+   size_t fPadTop = 0, fPadBottom = 0, fPadLeft = 0, fPadRight = 0, fStrideH = 1, fStrideW = 1;
+   size_t fOutH = 0, fOutW = 0;
+   bool fPadded = false;
+};
+
+} // namespace
+
+std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::NodeProto &node)
+{
+   FloatOnly(parser, node);
+   Conv::Spec spec;
+   spec.x = InputOrEmpty(node, 0);
+   spec.w = InputOrEmpty(node, 1);
+   spec.b = InputOrEmpty(node, 2);
+   spec.y = node.output(0);
+   spec.kernel = IntsAttribute(node, "kernel_shape");
+   spec.pads = IntsAttribute(node, "pads");
+   spec.strides = IntsAttribute(node, "strides");
+   return std::make_unique<Conv>(std::move(spec));
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE
