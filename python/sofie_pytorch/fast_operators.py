@@ -197,9 +197,14 @@ def _names_read(graph: onnx.GraphProto) -> set[str]:
 
 
 def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
-    """The recurrent nodes' W, R and B, now unread: keep them out of the weight file."""
+    """The recurrent nodes' W, R and B, now unread: keep them out of the weight file,
+    whether they were initializers or Constant nodes."""
     unread = candidates - _names_read(graph)
     kept = [t for t in graph.initializer if t.name not in unread]
     if len(kept) != len(graph.initializer):
         del graph.initializer[:]
         graph.initializer.extend(kept)
+    nodes = [n for n in graph.node if not (n.op_type == "Constant" and set(n.output) <= unread)]
+    if len(nodes) != len(graph.node):
+        del graph.node[:]
+        graph.node.extend(nodes)
