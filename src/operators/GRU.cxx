@@ -3,7 +3,6 @@
 //   n = tanh(x Wn + bn + r (h Rn + rbn));  h = (1 - z) n + z h
 // Node SofiePyTorchGRU: inputs X, WT, RT, Wb, Rb, [h0]; outputs Y, Y_h; attribute
 // hidden_size.
-#include "NodeReading.hxx"
 #include "Operators.hxx"
 #include "RecurrentOperator.hxx"
 
@@ -49,18 +48,7 @@ private:
 
 std::unique_ptr<ROperator> ParseGRU(RModelParser_ONNX &parser, const onnx::NodeProto &node)
 {
-   FloatOnly(parser, node);
-   RecurrentOperator::Spec spec;
-   spec.kind = "GRU";
-   spec.gates = 3;
-   spec.hidden = static_cast<size_t>(IntAttribute(node, "hidden_size"));
-   spec.x = InputOrEmpty(node, 0);
-   spec.wt = InputOrEmpty(node, 1);
-   spec.rt = InputOrEmpty(node, 2);
-   spec.biases = {InputOrEmpty(node, 3), InputOrEmpty(node, 4)};
-   spec.initialStates = {InputOrEmpty(node, 5)};
-   spec.outputs = Outputs(node, 2);
-   return std::make_unique<GRU>(std::move(spec));
+   return std::make_unique<GRU>(RecurrentOperator::ReadNode(parser, node, "GRU", 3, 2, 1));
 }
 
 } // namespace operators

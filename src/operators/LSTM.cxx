@@ -2,7 +2,6 @@
 //   g = x W^T + h RT + b;  c = sigmoid(f) c + sigmoid(i) tanh(g_c);  h = sigmoid(o) tanh(c)
 // Node SofiePyTorchLSTM: inputs X, WT, RT, B (W and R biases summed), [h0], [c0];
 // outputs Y, Y_h, Y_c; attribute hidden_size.
-#include "NodeReading.hxx"
 #include "Operators.hxx"
 #include "RecurrentOperator.hxx"
 
@@ -41,18 +40,7 @@ private:
 
 std::unique_ptr<ROperator> ParseLSTM(RModelParser_ONNX &parser, const onnx::NodeProto &node)
 {
-   FloatOnly(parser, node);
-   RecurrentOperator::Spec spec;
-   spec.kind = "LSTM";
-   spec.gates = 4;
-   spec.hidden = static_cast<size_t>(IntAttribute(node, "hidden_size"));
-   spec.x = InputOrEmpty(node, 0);
-   spec.wt = InputOrEmpty(node, 1);
-   spec.rt = InputOrEmpty(node, 2);
-   spec.biases = {InputOrEmpty(node, 3)};
-   spec.initialStates = {InputOrEmpty(node, 4), InputOrEmpty(node, 5)};
-   spec.outputs = Outputs(node, 3);
-   return std::make_unique<LSTM>(std::move(spec));
+   return std::make_unique<LSTM>(RecurrentOperator::ReadNode(parser, node, "LSTM", 4, 1, 2));
 }
 
 } // namespace operators

@@ -1,6 +1,7 @@
 #include "RecurrentOperator.hxx"
 
 #include "GeneratedMath.hxx"
+#include "NodeReading.hxx"
 
 #include "SOFIE/SOFIE_common.hxx"
 
@@ -42,6 +43,25 @@ RecurrentOperator::RecurrentOperator(Spec spec) : fSpec(std::move(spec))
    for (const auto &name : fSpec.outputs)
       if (!name.empty())
          fOutputTensorNames.emplace_back(name);
+}
+
+RecurrentOperator::Spec RecurrentOperator::ReadNode(RModelParser_ONNX &parser, const onnx::NodeProto &node,
+                                                    const std::string &kind, size_t gates, int biases, int states)
+{
+   FloatOnly(parser, node);
+   Spec spec;
+   spec.kind = kind;
+   spec.gates = gates;
+   spec.hidden = static_cast<size_t>(IntAttribute(node, "hidden_size"));
+   spec.x = InputOrEmpty(node, 0);
+   spec.wt = InputOrEmpty(node, 1);
+   spec.rt = InputOrEmpty(node, 2);
+   for (int i = 0; i < biases; ++i)
+      spec.biases.push_back(InputOrEmpty(node, 3 + i));
+   for (int i = 0; i < states; ++i)
+      spec.initialStates.push_back(InputOrEmpty(node, 3 + biases + i));
+   spec.outputs = Outputs(node, 1 + states);
+   return spec;
 }
 
 void RecurrentOperator::Initialize(RModel &model)

@@ -13,6 +13,7 @@
 #define SOFIE_PYTORCH_OPERATORS_RECURRENTOPERATOR_HXX
 
 #include "SOFIE/RModel.hxx"
+#include "SOFIE/RModelParser_ONNX.hxx"
 #include "SOFIE/ROperator.hxx"
 
 #include <sstream>
@@ -36,6 +37,11 @@ public:
    };
 
    explicit RecurrentOperator(Spec spec);
+
+   /// The spec of a node whose inputs are X, WT, RT, then `biases` biases and `states`
+   /// initial states, with outputs Y then the final states, and attribute hidden_size.
+   static Spec ReadNode(RModelParser_ONNX &parser, const onnx::NodeProto &node, const std::string &kind, size_t gates,
+                        int biases, int states);
 
    void Initialize(RModel &model) override;
    std::string GenerateSessionMembersCode(std::string opName) override;
