@@ -14,11 +14,11 @@ weights laid out as they want them:
 * ``SofiePyTorchConv``: ONNX Conv with inputs X, W, [B], for 1D and 2D convolutions
   with one group and no dilation; the batch size may be chosen at run time.
 
-The recurrent ones take the attribute ``hidden_size``, run forward, in layout 0 (time
-first), with fixed shapes (bidirectional LSTMs are split into forward ones earlier, in
-rewrites.py). Anything else (reverse or bidirectional GRUs, clipping, other activations,
-peepholes, sequence lengths; grouped, dilated or 3D convolutions) keeps the engine's
-operator.
+The recurrent ones take the attribute ``hidden_size`` and run forward, in layout 0 (time
+first), with a fixed sequence length; the batch size may be chosen at run time
+(bidirectional LSTMs are split into forward ones earlier, in rewrites.py). Anything else
+(reverse or bidirectional GRUs, clipping, other activations, peepholes, sequence lengths;
+grouped, dilated or 3D convolutions) keeps the engine's operator.
 """
 
 from __future__ import annotations
@@ -59,11 +59,15 @@ def _plain_cell(node: onnx.NodeProto, ctx: Context, gates: int) -> int | None:
     if (direction != b"forward" or not isinstance(hidden, int)
             or list(activations) != _DEFAULT_ACTIVATIONS[node.op_type] or attrs):
         return None  # clip, input_forget, activation parameters, layout 1: the engine's
-    x_shape = ctx.static_shape(node.input[0])
+    x_shape = ctx.shapes.get(node.input[0])
     w, r = (ctx.constants.get(name) for name in node.input[1:3])
     if x_shape is None or len(x_shape) != 3 or w is None or r is None:
         return None
-    if w.shape != (1, gates * hidden, x_shape[2]) or r.shape != (1, gates * hidden, hidden):
+    steps, batch, features = x_shape
+    if not (isinstance(steps, int) and steps > 0 and isinstance(features, int)
+            and (isinstance(batch, str) or batch > 0)):
+        return None  # only the batch size may be chosen at run time
+    if w.shape != (1, gates * hidden, features) or r.shape != (1, gates * hidden, hidden):
         return None
     return hidden
 

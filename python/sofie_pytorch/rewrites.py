@@ -89,16 +89,31 @@ def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
 @rewrite("Reshape")
 def _reshape_static(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
     # ONNX's 0 ("copy this dimension") next to a -1 is rejected by SOFIE; with the input
-    # shape known, both become plain numbers.
+    # shape known, both become plain numbers (or only the -1, where a 0 copies a
+    # dimension chosen at run time).
     target = ctx.constants.get(node.input[1])
     if target is None or not (0 in target and -1 in target) or _attr(node, "allowzero", 0):
         return None
-    source = ctx.static_shape(node.input[0])
-    if source is None:
+    target = [int(d) for d in target.tolist()]
+    source = ctx.shapes.get(node.input[0])
+    copied = [i for i, d in enumerate(target) if d == 0]
+    if source is None or any(i >= len(source) for i in copied):
         return None
-    dims = [source[i] if d == 0 else int(d) for i, d in enumerate(target.tolist())]
-    known = int(np.prod([d for d in dims if d != -1]))
-    dims = [int(np.prod(source)) // known if d == -1 else d for d in dims]
+    run_time = {i for i, d in enumerate(source) if not (isinstance(d, int) and d > 0)}
+    if not run_time <= set(copied):
+        return None
+    if run_time:
+        # A dimension chosen at run time is copied by a 0: keep the 0s, and work out the
+        # -1 from the fixed dimensions, which is all SOFIE needs.
+        rest = int(np.prod([d for i, d in enumerate(source) if i not in copied]))
+        known = int(np.prod([d for d in target if d > 0]))
+        if known == 0 or rest % known:
+            return None
+        dims = [rest // known if d == -1 else d for d in target]
+    else:
+        dims = [source[i] if d == 0 else d for i, d in enumerate(target)]
+        known = int(np.prod([d for d in dims if d != -1]))
+        dims = [int(np.prod(source)) // known if d == -1 else d for d in dims]
     shape = ctx.constant(np.array(dims, dtype=np.int64), "shape")
     return [helper.make_node("Reshape", [node.input[0], shape], list(node.output), name=node.name)]
 

@@ -79,14 +79,15 @@ def _graph_for_sofie(
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
-    _check_run_time_sizes(proto.graph, specs)
     faster = fast_operators.apply(proto, supported)
     if faster:
         log.info("%d node(s) run on the project's own operators", faster)
+    _check_run_time_sizes(proto.graph, specs)
     return proto
 
 
-# Operators whose SOFIE 0.1.0 code needs every dimension fixed when the code is generated.
+# The engine's operators whose SOFIE 0.1.0 code needs every dimension fixed when the code
+# is generated (the project's own LSTM and GRU, which replace most of them, do not).
 _NEED_FIXED_SIZES = {"LSTM", "GRU", "RNN"}
 
 

@@ -50,7 +50,7 @@ public:
    }
 
    std::vector<std::string> GetBlasRoutines() override { return {"Gemm"}; }
-   std::vector<std::string> GetStdLibs() override { return {"algorithm", "cstring"}; }
+   std::vector<std::string> GetStdLibs() override { return {"algorithm", "cstdint", "cstring"}; }
 
    void Initialize(RModel &model) override
    {
@@ -106,11 +106,13 @@ public:
    std::string GenerateSessionMembersCode(std::string opName) override
    {
       // The padded image (its border stays zero: only the interior is ever written) and
-      // the im2col matrix of one image.
-      const size_t total = Padded() * (fPadded ? 1 : 0) + (OneByOne() ? 0 : Depth() * fOutH * fOutW);
+      // the im2col matrix of one image, starting on a 64-byte boundary (OpenBLAS's
+      // small-matrix kernels read the matrix where it lies).
+      const size_t total = ColumnOffset() + (OneByOne() ? 0 : Depth() * fOutH * fOutW) + 16;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
-      return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(std::max<size_t>(total, 1)) +
-             ");\nfloat *fVec_op_" + opName + "_work = " + buffer + ".data();\n";
+      return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(total) + ");\nfloat *fVec_op_" +
+             opName + "_work = reinterpret_cast<float *>((reinterpret_cast<std::uintptr_t>(" + buffer +
+             ".data()) + 63) / 64 * 64);\n";
    }
 
    std::string Generate(std::string opName) override
@@ -140,7 +142,7 @@ public:
          // im2col: row (c, kh, kw) holds the input under that kernel tap for every output
          // pixel. With the padding in the buffer, each output row is a strided copy.
          matrix = "sp_col";
-         out << in << "   float *sp_col = sp_work + " << (fPadded ? Padded() : 0) << ";\n"
+         out << in << "   float *sp_col = sp_work + " << ColumnOffset() << ";\n"
              << in << "   for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
              << in << "   for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
              << in << "   for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw) {\n"
@@ -174,6 +176,8 @@ public:
 private:
    size_t Depth() const { return fChannels * fKernelH * fKernelW; }
    size_t Padded() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
+   // Where the im2col matrix starts: after the padded image, on a 64-byte boundary.
+   size_t ColumnOffset() const { return fPadded ? (Padded() + 15) / 16 * 16 : 0; }
    // A 1x1 kernel with stride 1 and no padding reads the image itself as its im2col matrix.
    bool OneByOne() const { return Depth() == fChannels && fStrideH == 1 && fStrideW == 1 && !fPadded; }
 

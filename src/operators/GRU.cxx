@@ -23,7 +23,7 @@ private:
       // The recurrent half goes to sp_scratch: n needs it apart from the input half.
       const std::string &recurrentBias = Bias(1);
       if (recurrentBias.empty())
-         out << in << "std::memset(sp_scratch, 0, " << Batch() * gh << " * sizeof(float));\n";
+         out << in << "std::memset(sp_scratch, 0, " << Batch(gh) << " * sizeof(float));\n";
       else
          out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b)\n"
              << in << "   std::memcpy(sp_scratch + sp_b * " << gh << ", tensor_" << recurrentBias << ", " << gh

@@ -45,6 +45,7 @@ public:
 
    void Initialize(RModel &model) override;
    std::string GenerateSessionMembersCode(std::string opName) override;
+   std::string GenerateInitCode() override;
    std::string Generate(std::string opName) override;
    std::vector<std::string> GetBlasRoutines() override { return {"Gemm"}; }
    std::vector<std::string> GetStdLibs() override { return {"cmath", "cstdint", "cstring"}; }
@@ -60,19 +61,29 @@ protected:
 
    /// target (rows x G*H) (+)= lhs (rows x depth) x matrix (depth x G*H), all row-major:
    /// loops for small batches, else one sgemm.
-   void EmitProduct(std::ostream &out, const std::string &indent, size_t rows, size_t depth, const std::string &lhs,
+   void EmitProduct(std::ostream &out, const std::string &indent, const std::string &rows, size_t depth,
+                    const std::string &lhs,
                     const std::string &matrix, const std::string &target, bool accumulate) const;
 
    const std::string &Bias(size_t i) const { return fSpec.biases[i]; }
-   size_t Batch() const { return fBatch; }
+   /// The batch size times `factor`, as C++ code: a number, or an expression of the
+   /// run-time size parameter when the batch is chosen at run time.
+   std::string Batch(size_t factor = 1) const;
    size_t Hidden() const { return fSpec.hidden; }
    size_t Gates() const { return fSpec.gates; }
 
 private:
    std::string Buffer(const std::string &opName, const std::string &part) const;
+   /// Floats of the work buffer, as C++ code: the aligned weight copies, then the input
+   /// projection, the scratch rows and the states.
+   std::string BufferSize() const;
+   size_t WeightFloats() const;
+   bool SmallBatch() const;
 
    Spec fSpec;
-   size_t fSteps = 0, fBatch = 0, fInputSize = 0;
+   Dim fBatch;
+   size_t fSteps = 0, fInputSize = 0;
+   std::string fOpName; // set when the session members are generated, for the init code
    size_t fStates = 0;
 };
 

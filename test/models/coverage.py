@@ -235,9 +235,17 @@ case("lstm_two_layers", "recurrent", "nn.LSTM(num_layers=2, batch_first=True)",
 case("lstm_bidirectional", "recurrent", "nn.LSTM(bidirectional=True)",
      fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, bidirectional=True, batch_first=True)), ((2, 6, 4),))
 case("lstm_dynamic_batch", "recurrent", "nn.LSTM with batch size -1 (chosen at run time)",
-     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, batch_first=True)), ((2, 6, 4),), extra={"dynamic_axis": 0},
-     fails=("InputSpecError", "LSTM layers, whose SOFIE code needs a fixed batch size"),
-     notes="SOFIE 0.1.0's recurrent operators need every dimension fixed at generation time")
+     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 5, batch_first=True)), ((6, 6, 4),), extra={"dynamic_axis": 0})
+case("gru_dynamic_batch_last_step", "recurrent", "GRU, last step -> Linear, batch size -1",
+     fn(lambda m, x: m[1](m[0](x)[0][:, -1, :]), nn.GRU(4, 5, batch_first=True), nn.Linear(5, 2)), ((3, 6, 4),),
+     extra={"dynamic_axis": 0})
+case("lstm_bidirectional_dynamic_batch", "recurrent", "nn.LSTM(bidirectional=True), batch size -1",
+     fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 3, bidirectional=True, batch_first=True)), ((5, 6, 4),),
+     extra={"dynamic_axis": 0})
+case("rnn_dynamic_batch", "recurrent", "nn.RNN with batch size -1 (chosen at run time)",
+     fn(lambda m, x: m[0](x)[0], nn.RNN(4, 5, batch_first=True)), ((2, 6, 4),), extra={"dynamic_axis": 0},
+     fails=("InputSpecError", "RNN layers, whose SOFIE code needs a fixed batch size"),
+     notes="SOFIE 0.1.0's RNN operator needs every dimension fixed at generation time")
 case("gru_bidirectional_two_layers", "recurrent", "nn.GRU(num_layers=2, bidirectional=True)",
      fn(lambda m, x: m[0](x)[0], nn.GRU(4, 3, num_layers=2, bidirectional=True)), ((5, 2, 4),))
 case("lstm_last_step_head", "recurrent", "LSTM, last time step -> Linear",

@@ -25,7 +25,8 @@ OURS = set(fast_operators.OURS)
 # Recurrent cases whose every LSTM/GRU node runs on our operators.
 TAKEN = ["lstm", "gru", "lstm_two_layers", "lstm_bidirectional", "lstm_last_step_head",
          "gru_hidden_head", "lstm_batch_8_initial_state", "gru_batch_8_initial_state",
-         "lstm_no_bias", "gru_no_bias"]
+         "lstm_no_bias", "gru_no_bias", "lstm_dynamic_batch", "gru_dynamic_batch_last_step",
+         "lstm_bidirectional_dynamic_batch"]
 
 
 @pytest.mark.parametrize("name", TAKEN)

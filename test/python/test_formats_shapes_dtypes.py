@@ -26,6 +26,25 @@ def cnn() -> nn.Module:
                          nn.Linear(4 * 4 * 4, 2)).eval()
 
 
+class LastStep(nn.Module):
+    """LSTM over 6 steps, last step -> Linear: the recurrent classifier of an analysis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm, self.head = nn.LSTM(5, 8, batch_first=True), nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x)[0][:, -1, :])
+
+
+def lstm() -> nn.Module:
+    torch.manual_seed(9)
+    return LastStep().eval()
+
+
+SHAPES = {mlp: [-1, 5], cnn: [-1, 1, 8, 8], lstm: [-1, 6, 5]}
+
+
 def generate(model, directory, name):
     model.Generate()
     model.OutputGenerated(str(directory / f"{name}.hxx"))
@@ -60,10 +79,10 @@ def test_model_formats(how, tmp_path):
     check(compile_and_run(tmp_path, name, [x.numpy()]), torch_out(module, x))
 
 
-@pytest.mark.parametrize("build", [mlp, cnn])
+@pytest.mark.parametrize("build", [mlp, cnn, lstm])
 def test_dynamic_batch_one_header_for_batch_1_7_64(build, tmp_path):
     module = build()
-    shape = [-1, 5] if build is mlp else [-1, 1, 8, 8]
+    shape = SHAPES[build]
     path = tmp_path / "dyn.pt"
     torch.jit.save(torch.jit.script(module), str(path))
     model = PyTorch.Parse(str(path), [shape])
