@@ -7,6 +7,7 @@
 // tests every element against the padding) than in its GEMMs, and copies its weights on
 // every call. Here the padding lives in the buffer, so im2col is constant-length copies
 // the compiler unrolls and vectorises.
+#include "AlignedBuffer.hxx"
 #include "NodeReading.hxx"
 #include "Operators.hxx"
 
@@ -22,14 +23,6 @@ namespace PyTorch {
 namespace operators {
 
 namespace {
-
-std::vector<size_t> IntsAttribute(const onnx::NodeProto &node, const std::string &name)
-{
-   for (int i = 0; i < node.attribute_size(); ++i)
-      if (node.attribute(i).name() == name)
-         return {node.attribute(i).ints().begin(), node.attribute(i).ints().end()};
-   throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") has no attribute " + name);
-}
 
 class Conv final : public ROperator {
 public:
@@ -108,11 +101,10 @@ public:
       // The padded image (its border stays zero: only the interior is ever written) and
       // the im2col matrix of one image, starting on a 64-byte boundary (OpenBLAS's
       // small-matrix kernels read the matrix where it lies).
-      const size_t total = ColumnOffset() + (OneByOne() ? 0 : Depth() * fOutH * fOutW) + 16;
+      const size_t total = ColumnOffset() + (OneByOne() ? 0 : Depth() * fOutH * fOutW) + kAlignmentSlack;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
       return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(total) + ");\nfloat *fVec_op_" +
-             opName + "_work = reinterpret_cast<float *>((reinterpret_cast<std::uintptr_t>(" + buffer +
-             ".data()) + 63) / 64 * 64);\n";
+             opName + "_work = " + AlignedStart(buffer) + ";\n";
    }
 
    std::string Generate(std::string opName) override
@@ -175,9 +167,9 @@ public:
 
 private:
    size_t Depth() const { return fChannels * fKernelH * fKernelW; }
-   size_t Padded() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
+   size_t PaddedImage() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
    // Where the im2col matrix starts: after the padded image, on a 64-byte boundary.
-   size_t ColumnOffset() const { return fPadded ? (Padded() + 15) / 16 * 16 : 0; }
+   size_t ColumnOffset() const { return fPadded ? WholeLines(PaddedImage()) : 0; }
    // A 1x1 kernel with stride 1 and no padding reads the image itself as its im2col matrix.
    bool OneByOne() const { return Depth() == fChannels && fStrideH == 1 && fStrideW == 1 && !fPadded; }
 

@@ -39,6 +39,15 @@ inline int64_t IntAttribute(const onnx::NodeProto &node, const std::string &name
    throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") has no attribute " + name);
 }
 
+/// A required list-of-integers attribute.
+inline std::vector<size_t> IntsAttribute(const onnx::NodeProto &node, const std::string &name)
+{
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == name)
+         return {node.attribute(i).ints().begin(), node.attribute(i).ints().end()};
+   throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") has no attribute " + name);
+}
+
 /// Check the input is float, and register the outputs as float.
 inline void FloatOnly(RModelParser_ONNX &parser, const onnx::NodeProto &node)
 {

@@ -1,5 +1,6 @@
 #include "RecurrentOperator.hxx"
 
+#include "AlignedBuffer.hxx"
 #include "GeneratedMath.hxx"
 #include "NodeReading.hxx"
 
@@ -13,12 +14,6 @@ namespace PyTorch {
 namespace operators {
 
 namespace {
-
-/// n floats rounded up to whole 64-byte lines.
-size_t Padded(size_t n)
-{
-   return (n + 15) / 16 * 16;
-}
 
 // Up to this batch size the matrix products are written as loops (vectorised over the
 // G*H gate outputs); beyond it sgemm is faster than the loops.
@@ -137,7 +132,7 @@ size_t RecurrentOperator::WeightFloats() const
 {
    // RT, then WT, each padded to whole 64-byte lines.
    const size_t gh = fSpec.gates * fSpec.hidden;
-   return Padded(fSpec.hidden * gh) + Padded(fInputSize * gh);
+   return WholeLines(fSpec.hidden * gh) + WholeLines(fInputSize * gh);
 }
 
 std::string RecurrentOperator::BufferSize() const
@@ -167,11 +162,10 @@ std::string RecurrentOperator::GenerateInitCode()
    // happened to start 48 bytes into a cache line, the batch-1 LSTM ran 30% slower.
    const size_t gh = fSpec.gates * fSpec.hidden;
    const std::string buffer = Buffer(fOpName, "buffer"), work = Buffer(fOpName, "work");
-   return "   " + buffer + ".resize(" + BufferSize() + " + 16);\n   " + work +
-          " = reinterpret_cast<float *>((reinterpret_cast<std::uintptr_t>(" + buffer +
-          ".data()) + 63) / 64 * 64);\n   std::memcpy(" + work + ", tensor_" + fSpec.rt + ", " +
+   return "   " + buffer + ".resize(" + BufferSize() + " + " + std::to_string(kAlignmentSlack) + ");\n   " + work +
+          " = " + AlignedStart(buffer) + ";\n   std::memcpy(" + work + ", tensor_" + fSpec.rt + ", " +
           std::to_string(fSpec.hidden * gh) + " * sizeof(float));\n   std::memcpy(" + work + " + " +
-          std::to_string(Padded(fSpec.hidden * gh)) + ", tensor_" + fSpec.wt + ", " + std::to_string(fInputSize * gh) +
+          std::to_string(WholeLines(fSpec.hidden * gh)) + ", tensor_" + fSpec.wt + ", " + std::to_string(fInputSize * gh) +
           " * sizeof(float));\n";
 }
 
@@ -236,7 +230,7 @@ std::string RecurrentOperator::Generate(std::string opName)
        << "   {\n"
        << ActivationLambdas(in)
        << in << "const float *sp_rt = this->" << Buffer(opName, "work") << ";\n"
-       << in << "const float *sp_wt = sp_rt + " << Padded(h * gh) << ";\n"
+       << in << "const float *sp_wt = sp_rt + " << WholeLines(h * gh) << ";\n"
        << in << "float *sp_gx = this->" << Buffer(opName, "work") << " + " << WeightFloats() << ";\n"
        << in << "float *sp_scratch = sp_gx + " << Batch(fSteps * gh) << ";\n"
        << in << "float *sp_h = sp_scratch + " << Batch(gh) << ";\n";
