@@ -173,6 +173,51 @@ PyRef ImportFromBuildTree()
    return Check(PyRef::Steal(PyImport_ImportModule("sofie_pytorch.tracing")), "importing sofie_pytorch.tracing");
 }
 
+/// For an interpreter the host started itself (a program that calls Py_Initialize()
+/// before Parse, as ROOT's EmitFromPyTorch test does): it has the base Python's paths
+/// only, not the environment's packages (torch, ROOT, sofie_pytorch). Adds that
+/// environment's site-packages (and so its .pth files) with site.addsitedir; returns
+/// whether anything was added. Throws when the running Python is not the version the
+/// plugin was built for: that environment's packages cannot be used from it.
+bool AddEnvironmentSitePackages()
+{
+   const std::string python = ChoosePythonExecutable();
+   const auto bin = python.rfind('/');
+   const auto prefixEnd = bin == std::string::npos ? std::string::npos : python.rfind('/', bin - 1);
+   if (prefixEnd == std::string::npos)
+      return false; // no environment known ("python3" from PATH): nothing to add
+   PyRef info = PyRef::Borrow(PySys_GetObject("version_info"));
+   PyRef major = info ? PyRef::Steal(PyObject_GetAttrString(info.get(), "major")) : PyRef();
+   PyRef minor = info ? PyRef::Steal(PyObject_GetAttrString(info.get(), "minor")) : PyRef();
+   if (!major || !minor) {
+      PyErr_Clear();
+      return false;
+   }
+   const long runningMajor = PyLong_AsLong(major.get()), runningMinor = PyLong_AsLong(minor.get());
+   const std::string built = std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION);
+   const std::string running = std::to_string(runningMajor) + "." + std::to_string(runningMinor);
+   if (running != built)
+      throw ParseError("PythonError",
+                       "this process runs Python " + running + ", but the plugin was built for Python " + built +
+                          " (environment of " + python +
+                          "); its packages cannot be used from another Python version. Start the program "
+                          "without initialising Python (the plugin then starts the right one), or rebuild the "
+                          "plugin with Python " + running + " (make PYTHON_BASE=python" + running + ")");
+   const std::string sitePackages = python.substr(0, prefixEnd) + "/lib/python" + built + "/site-packages";
+   struct stat st {};
+   if (::stat(sitePackages.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return false;
+   PyRef dir = Check(PyRef::Steal(PyUnicode_DecodeFSDefault(sitePackages.c_str())), "decoding " + sitePackages);
+   PyRef path = PyRef::Borrow(PySys_GetObject("path"));
+   if (!path || PySequence_Contains(path.get(), dir.get()) != 0) {
+      PyErr_Clear();
+      return false; // there already: the missing module is missing from the environment too
+   }
+   PyRef site = Check(PyRef::Steal(PyImport_ImportModule("site")), "importing site");
+   Check(PyRef::Steal(PyObject_CallMethod(site.get(), "addsitedir", "O", dir.get())), "adding " + sitePackages);
+   return true;
+}
+
 } // namespace
 
 void EnsureInterpreter()
@@ -231,6 +276,22 @@ PyRef ImportTracingModule()
    // missing torch, a bug) is reported as it is.
    if (!PyErr_ExceptionMatches(PyExc_ModuleNotFoundError))
       ThrowPythonError("importing sofie_pytorch.tracing");
+   // An interpreter started by the host may lack the environment's packages: add them
+   // and try again.
+   {
+      PyObject *type, *value, *tb;
+      PyErr_Fetch(&type, &value, &tb);
+      PyRef heldType = PyRef::Steal(type), heldValue = PyRef::Steal(value), heldTb = PyRef::Steal(tb);
+      if (AddEnvironmentSitePackages()) {
+         module = PyRef::Steal(PyImport_ImportModule("sofie_pytorch.tracing"));
+         if (module)
+            return module;
+         if (!PyErr_ExceptionMatches(PyExc_ModuleNotFoundError))
+            ThrowPythonError("importing sofie_pytorch.tracing");
+      } else {
+         PyErr_Restore(heldType.release(), heldValue.release(), heldTb.release());
+      }
+   }
    PyObject *type, *value, *tb;
    PyErr_Fetch(&type, &value, &tb);
    PyRef heldType = PyRef::Steal(type), heldValue = PyRef::Steal(value), heldTb = PyRef::Steal(tb);

@@ -13,4 +13,12 @@
 #pragma link C++ function SOFIE::PyTorch::WriteGenerated;
 #pragma link C++ function SOFIE::PyTorch::BindBlasForCling;
 #pragma link C++ class SOFIE::PyTorch::Reader-;
+// ROOT's user API, and the engine's classes that ROOT-style macros name before anything
+// is loaded (SOFIE::RModel model = ...): listed here, they get forward declarations in
+// the rootmap, and naming them autoloads the plugin.
+#pragma link C++ class TMVA::Experimental::RSofieReader-;
+#pragma link C++ class SOFIE::RModel-;
+#pragma link C++ class SOFIE::RModelParser_ONNX-;
+#pragma link C++ enum SOFIE::ETensorType;
+#pragma link C++ function SOFIE::ConvertTypeToString;
 #endif

@@ -6,6 +6,7 @@
 #include "operators/Operators.hxx"
 
 #include "SOFIE/RModelParser_ONNX.hxx"
+#include "RootNames.hxx"
 
 #include <sstream>
 #include <utility>
@@ -103,7 +104,9 @@ RModel BuildModel(const TracedGraph &graph)
    RModelParser_ONNX parser;
    operators::Register(parser); // our operators, for the nodes the front end gave them
    try {
-      return parser.Parse(stream, graph.name);
+      RModel model = parser.Parse(stream, graph.name);
+      detail::AddRootNamespaceAlias(model);
+      return model;
    } catch (const std::exception &e) {
       std::string message = "SOFIE could not build model '" + graph.name + "' from the traced graph: " + e.what();
       // The engine names element types by their ONNX numbers; 11 is double.

@@ -1,6 +1,7 @@
 // JIT-compiling generated code with cling, and the Reader that runs it.
 #include "TMVA/RSofieReader_PyTorch.h"
 #include "TMVA/WriteGenerated_PyTorch.h"
+#include "SofiePyTorch/SlotSessions.hxx"
 
 #include "TInterpreter.h"
 
@@ -9,6 +10,7 @@
 #include <dlfcn.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 
@@ -152,84 +154,155 @@ std::string BindBlasForCling()
            "libblas.so.3): install OpenBLAS, e.g. apt-get install libopenblas-dev");
 }
 
+namespace {
+
+/// A generated Session behind the glue's type-erased functions; owns it.
+class ErasedSession {
+public:
+   using Create = void *(*)(const char *);
+   using Delete = void (*)(void *);
+   ErasedSession(Create create, Delete destroy, const std::string &weights)
+      : fSession(create(weights.c_str())), fDelete(destroy)
+   {
+   }
+   ~ErasedSession() { fDelete(fSession); }
+   ErasedSession(const ErasedSession &) = delete;
+   ErasedSession &operator=(const ErasedSession &) = delete;
+   void *get() const { return fSession; }
+
+private:
+   void *fSession;
+   Delete fDelete;
+};
+
+} // namespace
+
+struct Reader::Impl {
+   std::string ns;
+   std::vector<size_t> inputSizes;
+   std::vector<ETensorType> inputTypes;
+   TempDir dir; // holds the weight file, read by every new Session
+   void (*infer)(void *, const void *const *, std::vector<std::vector<float>> *) = nullptr;
+   std::unique_ptr<ThreadSessions<ErasedSession>> sessions;
+};
+
 Reader::Reader(const std::string &model, const std::vector<std::vector<size_t>> &inputShapes,
                const std::vector<ETensorType> &inputTypes)
-   : fInputTypes(inputTypes.empty() ? std::vector<ETensorType>(inputShapes.size(), ETensorType::FLOAT) : inputTypes)
 {
-   for (const auto &shape : inputShapes) {
-      size_t size = 1;
-      for (size_t dim : shape) {
+   for (const auto &shape : inputShapes)
+      for (size_t dim : shape)
          if (dim == kDynamic)
             JitFail("the C++ Reader takes fixed input shapes; use a size instead of kDynamic");
-         size *= dim;
-      }
-      fInputSizes.push_back(size);
-   }
-   RModel parsed = Parse(model, inputShapes, fInputTypes);
+   RModel parsed = Parse(model, inputShapes, inputTypes);
+   Build(parsed, -1);
+}
+
+Reader::Reader(RModel &model, int batchSize)
+{
+   Build(model, batchSize);
+}
+
+void Reader::Build(RModel &parsed, int batchSize)
+{
+   auto impl = std::make_unique<Impl>();
    // cling cannot redefine a namespace: every reader gets its own.
    static std::atomic<unsigned> counter{0};
    const std::string name = parsed.GetName() + "_reader" + std::to_string(++counter);
    parsed.SetFilename(name);
-   parsed.Generate();
-   fNamespace = "SOFIE_" + name;
+   parsed.Generate(Options::kDefault, batchSize);
+   impl->ns = "SOFIE_" + name;
+   for (const auto &input : parsed.GetInputTensorNames()) {
+      if (parsed.IsDimInputTensor(input))
+         JitFail("input " + input + " has a size chosen at run time; the Reader needs fixed input shapes "
+                 "(give them, or a batch size)");
+      impl->inputTypes.push_back(parsed.GetTensorType(input));
+      impl->inputSizes.push_back(ConvertShapeToLength(parsed.GetTensorShape(input)));
+   }
 
    BindBlasForCling();
-   TempDir dir;
-   const auto files = WriteGenerated(parsed, dir.path + "/" + name + ".hxx");
+   const auto files = WriteGenerated(parsed, impl->dir.path + "/" + name + ".hxx");
    std::ifstream header(files.at(0));
    std::stringstream code;
    code << header.rdbuf();
-   std::lock_guard<std::mutex> lock(gJitMutex);
-   // The header's text is declared, so no path is pasted into C++; the names pasted into
-   // the glue are identifiers made by the parser.
-   if (!gInterpreter->Declare(code.str().c_str()) || !gInterpreter->Declare(Glue(fNamespace, fInputTypes).c_str()))
-      JitFail("cling could not compile the generated code of " + parsed.GetName());
-   auto create = Address<void *(*)(const char *)>(fNamespace + "::sofie_pytorch_new");
-   fDelete = Address<void (*)(void *)>(fNamespace + "::sofie_pytorch_delete");
-   fInfer = Address<void (*)(void *, const void *const *, std::vector<std::vector<float>> *)>(
-      fNamespace + "::sofie_pytorch_infer");
-   const std::string weights = files.size() > 1 ? files[1] : "";
-   fSession = create(weights.c_str()); // reads the weights: the files can go after this
+   {
+      std::lock_guard<std::mutex> lock(gJitMutex);
+      // The header's text is declared, so no path is pasted into C++; the names pasted
+      // into the glue are identifiers made by the parser.
+      if (!gInterpreter->Declare(code.str().c_str()) ||
+          !gInterpreter->Declare(Glue(impl->ns, impl->inputTypes).c_str()))
+         JitFail("cling could not compile the generated code of " + parsed.GetName());
+      auto create = Address<ErasedSession::Create>(impl->ns + "::sofie_pytorch_new");
+      auto destroy = Address<ErasedSession::Delete>(impl->ns + "::sofie_pytorch_delete");
+      impl->infer = Address<void (*)(void *, const void *const *, std::vector<std::vector<float>> *)>(
+         impl->ns + "::sofie_pytorch_infer");
+      const std::string weights = files.size() > 1 ? files[1] : "";
+      impl->sessions = std::make_unique<ThreadSessions<ErasedSession>>(create, destroy, weights);
+   }
+   fImpl = impl.release();
 }
 
 Reader::~Reader()
 {
-   if (fSession && fDelete)
-      fDelete(fSession);
+   delete fImpl;
 }
 
-std::vector<std::vector<float>> Reader::Run(const std::vector<const void *> &inputs)
+size_t Reader::SessionCount() const
 {
+   return fImpl->sessions->size();
+}
+
+const std::vector<size_t> &Reader::InputSizes() const
+{
+   return fImpl->inputSizes;
+}
+
+const std::string &Reader::Namespace() const
+{
+   return fImpl->ns;
+}
+
+std::vector<std::vector<float>> Reader::Compute(const float *const *inputs, const size_t *sizes, size_t nInputs)
+{
+   const auto &expected = fImpl->inputSizes;
+   if (nInputs != expected.size())
+      throw ParseError("InputSpecError", std::to_string(nInputs) + " inputs given, the model takes " +
+                                            std::to_string(expected.size()));
+   // Checked before anything is read: a short vector must not be read past its end.
+   for (size_t i = 0; i < nInputs; ++i)
+      if (sizes[i] != expected[i])
+         throw ParseError("InputSpecError", "input " + std::to_string(i) + " has " + std::to_string(sizes[i]) +
+                                               " values, the model expects " + std::to_string(expected[i]));
+   std::vector<std::vector<int64_t>> indices;
+   std::vector<const void *> pointers(inputs, inputs + nInputs);
+   for (size_t i = 0; i < nInputs; ++i) {
+      if (fImpl->inputTypes[i] == ETensorType::INT64) {
+         indices.resize(nInputs);
+         indices[i].assign(inputs[i], inputs[i] + sizes[i]);
+         pointers[i] = indices[i].data();
+      }
+   }
    std::vector<std::vector<float>> outputs;
-   fInfer(fSession, inputs.data(), &outputs);
+   fImpl->infer(fImpl->sessions->Local().get(), pointers.data(), &outputs);
    return outputs;
 }
 
 std::vector<std::vector<float>> Reader::Compute(const std::vector<std::vector<float>> &inputs)
 {
-   if (inputs.size() != fInputSizes.size())
-      throw ParseError("InputSpecError", std::to_string(inputs.size()) + " inputs given, the model takes " +
-                                            std::to_string(fInputSizes.size()));
-   std::vector<std::vector<int64_t>> indices(inputs.size());
-   std::vector<const void *> pointers;
-   for (size_t i = 0; i < inputs.size(); ++i) {
-      if (inputs[i].size() != fInputSizes[i])
-         throw ParseError("InputSpecError", "input " + std::to_string(i) + " has " + std::to_string(inputs[i].size()) +
-                                               " values, the model expects " + std::to_string(fInputSizes[i]));
-      if (fInputTypes[i] == ETensorType::INT64) {
-         indices[i].assign(inputs[i].begin(), inputs[i].end());
-         pointers.push_back(indices[i].data());
-      } else {
-         pointers.push_back(inputs[i].data());
-      }
+   std::vector<const float *> data;
+   std::vector<size_t> sizes;
+   for (const auto &input : inputs) {
+      data.push_back(input.data());
+      sizes.push_back(input.size());
    }
-   return Run(pointers);
+   return Compute(data.data(), sizes.data(), inputs.size());
 }
 
 std::vector<float> Reader::Compute(const std::vector<float> &input)
 {
-   auto outputs = Compute(std::vector<std::vector<float>>{input});
-   return outputs.empty() ? std::vector<float>{} : outputs.front();
+   const float *data = input.data();
+   const size_t size = input.size();
+   auto outputs = Compute(&data, &size, 1);
+   return outputs.empty() ? std::vector<float>{} : std::move(outputs.front());
 }
 
 } // namespace PyTorch

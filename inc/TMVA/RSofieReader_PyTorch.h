@@ -26,8 +26,13 @@ std::string BindBlasForCling();
 
 class Reader {
 public:
+   /// Parse a PyTorch model file (this project's parser), generate and compile its code.
    Reader(const std::string &model, const std::vector<std::vector<size_t>> &inputShapes,
           const std::vector<ETensorType> &inputTypes = {});
+   /// Generate and compile the code of a model parsed already (by any SOFIE parser, e.g.
+   /// the engine's ONNX parser). batchSize fixes a run-time batch dimension, as
+   /// RModel::Generate does; every input must have a fixed shape after that.
+   explicit Reader(RModel &model, int batchSize = -1);
    ~Reader();
    Reader(const Reader &) = delete;
    Reader &operator=(const Reader &) = delete;
@@ -36,18 +41,23 @@ public:
    std::vector<float> Compute(const std::vector<float> &input);
    /// One vector per input (int64 inputs given as their values in float); all outputs.
    std::vector<std::vector<float>> Compute(const std::vector<std::vector<float>> &inputs);
+   /// nInputs arrays of sizes[i] floats each; all outputs. Every size is checked before
+   /// anything is read.
+   std::vector<std::vector<float>> Compute(const float *const *inputs, const size_t *sizes, size_t nInputs);
+
+   /// Compute may be called from several threads at once: each thread runs its own
+   /// Session (made on its first call), with no lock around inference.
+   /// How many Sessions were made so far.
+   size_t SessionCount() const;
+   /// The number of values each input takes.
+   const std::vector<size_t> &InputSizes() const;
    /// The C++ namespace the generated code lives in (unique per reader).
-   const std::string &Namespace() const { return fNamespace; }
+   const std::string &Namespace() const;
 
 private:
-   std::vector<std::vector<float>> Run(const std::vector<const void *> &inputs);
-
-   std::string fNamespace;
-   std::vector<size_t> fInputSizes;
-   std::vector<ETensorType> fInputTypes;
-   void *fSession = nullptr;
-   void (*fDelete)(void *) = nullptr;
-   void (*fInfer)(void *, const void *const *, std::vector<std::vector<float>> *) = nullptr;
+   struct Impl;
+   void Build(RModel &model, int batchSize);
+   Impl *fImpl = nullptr; // owned; a raw pointer keeps this header free of Impl's details
 };
 
 } // namespace PyTorch

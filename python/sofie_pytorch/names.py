@@ -3,7 +3,18 @@
 SOFIE turns tensor names into C++ identifiers by dropping the characters that cannot be
 in one, so '/0/Constant_output_0' and '/0Constant_output_0' would collide ("constant
 tensor ... already exists"). Renaming every tensor to a unique identifier first avoids
-that and gives readable generated code ('fc1_weight' rather than 'fc1weight').
+that.
+
+The rule, which keeps the names ROOT's PyTorch parser gave (ROOT's tutorial asks the
+RModel for "0weight", the parameter ``0.weight`` of an ``nn.Sequential``):
+
+- dots are dropped: ``0.weight`` -> ``0weight``, ``fc1.bias`` -> ``fc1bias``;
+- every other run of characters that cannot be in an identifier becomes ``_``, and
+  leading and trailing ``_`` go: ``/0/Gemm_output_0`` -> ``0_Gemm_output_0``;
+- a name may start with a digit: the engine always prefixes tensor names in the code
+  it writes (``tensor_0weight``);
+- a name already taken gets ``_1``, ``_2``, ... appended, so names stay unique (the
+  graph's inputs and outputs keep theirs and are taken first).
 """
 
 from __future__ import annotations
@@ -14,8 +25,8 @@ import onnx
 
 
 def _identifier(name: str) -> str:
-    cleaned = re.sub(r"\W+", "_", name, flags=re.ASCII).strip("_") or "t"
-    return "t_" + cleaned if cleaned[0].isdigit() else cleaned
+    cleaned = re.sub(r"\W+", "_", name.replace(".", ""), flags=re.ASCII).strip("_")
+    return cleaned or "t"
 
 
 def clean(model: onnx.ModelProto) -> None:

@@ -1,0 +1,59 @@
+"""Measure RSofieReader::Compute from 2 threads: per-thread Sessions, no lock, against the
+same reader behind one mutex (ROOT's reader takes a global lock for every Compute).
+
+    .venv/bin/python bench/rsofiereader_threads.py
+
+Two seeded models: the 7-input classifier of the tutorial tests (microseconds per event,
+where per-call overheads dominate) and a wider one (7 -> 256 -> 256 -> 1) where the
+inference dominates. Prints the median of 3 rounds, events per second, and the ratios.
+Not a test: timings depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+ROOT_EXE = str(Path(sys.executable).parent / "root")
+
+MODELS = {
+    "classifier_7_16_16_1": (lambda: nn.Sequential(nn.Linear(7, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                                                   nn.Linear(16, 1), nn.Sigmoid()), 400_000),
+    "wide_7_256_256_1": (lambda: nn.Sequential(nn.Linear(7, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                                               nn.Linear(256, 1), nn.Sigmoid()), 40_000),
+}
+
+
+def measure(path: Path, events: int) -> dict[str, float]:
+    env = dict(os.environ, SOFIE_BENCH_MODEL=str(path), SOFIE_BENCH_FEATURES="7", SOFIE_BENCH_EVENTS=str(events))
+    proc = subprocess.run([ROOT_EXE, "-l", "-b", "-q", str(HERE / "rsofiereader_threads.C")], env=env,
+                          capture_output=True, text=True, timeout=1800, check=True)
+    runs: dict[str, list[float]] = {}
+    for name, value in re.findall(r"RESULT (\S+) (\S+)", proc.stdout):
+        runs.setdefault(name, []).append(float(value))
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'model':24} {'1 thread':>12} {'2 threads':>12} {'2 thr. 1 lock':>14} {'lockless/lock':>14}")
+        for name, (make, events) in MODELS.items():
+            path = Path(tmp) / f"{name}.pt"
+            torch.jit.save(torch.jit.script(make().eval()), str(path))
+            r = measure(path, events)
+            one, two, locked = r["1thread"], r["2threads_lockless"], r["2threads_single_lock"]
+            print(f"{name:24} {one:12.0f} {two:12.0f} {locked:14.0f} {two / locked:14.2f}  (events/s)")
+
+
+if __name__ == "__main__":
+    main()
