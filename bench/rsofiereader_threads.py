@@ -25,18 +25,27 @@ from torch import nn
 HERE = Path(__file__).resolve().parent
 ROOT_EXE = str(Path(sys.executable).parent / "root")
 
+def mlp(*widths: int) -> nn.Module:
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths, widths[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    layers[-1] = nn.Sigmoid()
+    return nn.Sequential(*layers).eval()
+
+
+# name: (widths, events per thread and configuration)
 MODELS = {
-    "classifier_7_16_16_1": (lambda: nn.Sequential(nn.Linear(7, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
-                                                   nn.Linear(16, 1), nn.Sigmoid()), 400_000),
-    "wide_7_256_256_1": (lambda: nn.Sequential(nn.Linear(7, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                                               nn.Linear(256, 1), nn.Sigmoid()), 40_000),
+    "classifier_7_16_16_1": ((7, 16, 16, 1), 400_000),
+    "wide_7_256_256_1": ((7, 256, 256, 1), 40_000),
 }
 
 
 def measure(path: Path, events: int) -> dict[str, float]:
-    env = dict(os.environ, SOFIE_BENCH_MODEL=str(path), SOFIE_BENCH_FEATURES="7", SOFIE_BENCH_EVENTS=str(events))
-    proc = subprocess.run([ROOT_EXE, "-l", "-b", "-q", str(HERE / "rsofiereader_threads.C")], env=env,
-                          capture_output=True, text=True, timeout=1800, check=True)
+    env = dict(os.environ, SOFIE_BENCH_MODEL=str(path), SOFIE_BENCH_FEATURES="7",
+               SOFIE_BENCH_EVENTS=str(events))
+    macro = str(HERE / "rsofiereader_threads.C")
+    proc = subprocess.run([ROOT_EXE, "-l", "-b", "-q", macro], env=env, capture_output=True,
+                          text=True, timeout=1800, check=True)
     runs: dict[str, list[float]] = {}
     for name, value in re.findall(r"RESULT (\S+) (\S+)", proc.stdout):
         runs.setdefault(name, []).append(float(value))
@@ -46,13 +55,15 @@ def measure(path: Path, events: int) -> dict[str, float]:
 def main() -> None:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'model':24} {'1 thread':>12} {'2 threads':>12} {'2 thr. 1 lock':>14} {'lockless/lock':>14}")
-        for name, (make, events) in MODELS.items():
+        print("events/s:")
+        print(f"{'model':24} {'1 thread':>10} {'2 threads':>10} {'2, 1 lock':>10} "
+              f"{'lockless/lock':>14}")
+        for name, (widths, events) in MODELS.items():
             path = Path(tmp) / f"{name}.pt"
-            torch.jit.save(torch.jit.script(make().eval()), str(path))
+            torch.jit.save(torch.jit.script(mlp(*widths)), str(path))
             r = measure(path, events)
             one, two, locked = r["1thread"], r["2threads_lockless"], r["2threads_single_lock"]
-            print(f"{name:24} {one:12.0f} {two:12.0f} {locked:14.0f} {two / locked:14.2f}  (events/s)")
+            print(f"{name:24} {one:10.0f} {two:10.0f} {locked:10.0f} {two / locked:14.2f}")
 
 
 if __name__ == "__main__":

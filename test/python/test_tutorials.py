@@ -137,6 +137,8 @@ def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scor
     event = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]])
     want = torch.jit.load(str(workdir / "Higgs_trained_model.pt"))(event).detach().numpy()[0]
     np.testing.assert_allclose(saved["event"], want, rtol=RTOL, atol=ATOL)
+    onnx = float(re.search(r"ONNX prediction = (\S+)", out).group(1))
+    np.testing.assert_allclose(onnx, want[0], rtol=RTOL, atol=ATOL)
     assert saved["batch"].shape == (len(torch_scores["sig"]), 1)
     np.testing.assert_allclose(saved["batch"][:, 0], torch_scores["sig"], rtol=RTOL, atol=ATOL)
     expected = {
@@ -144,8 +146,8 @@ def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scor
         "long vector": "input 0 has 100 values, the model expects 7",
         "two inputs": "2 inputs given, the model takes 1",
         "missing file": "no_such_model.pt",
-        "unknown extension": "supported are PyTorch files (.pt, .pth: TorchScript; .pt2: torch.export) "
-                             "and ONNX files (.onnx)",
+        "unknown extension": "supported are PyTorch files (.pt, .pth: TorchScript; "
+                             ".pt2: torch.export) and ONNX files (.onnx)",
         "pt without shapes": "a PyTorch model needs the shape of each input",
         "wrong batch width": "input 0 has 3 values, the model expects 7",
         "nothing loaded": "no model loaded",
@@ -158,7 +160,7 @@ def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scor
     assert "still works: True" in out
 
 
-def test_tutorial_macros_are_unchanged_copies_safe(workdir: Path, tmp_path: Path) -> None:
+def test_rsofiereader_takes_a_hostile_path_as_data(workdir: Path, tmp_path: Path) -> None:
     """A path with a quote in it is only data: the reader neither breaks nor runs it."""
     hostile = tmp_path / 'a"b); gSystem->Exec("touch PWNED"); //'
     hostile.mkdir()
@@ -168,7 +170,8 @@ def test_tutorial_macros_are_unchanged_copies_safe(workdir: Path, tmp_path: Path
         "void hostile() {\n"
         "   std::ifstream in(\"path.txt\"); std::string path; std::getline(in, path);\n"
         "   TMVA::Experimental::RSofieReader model(path, {{1, 7}});\n"
-        "   std::cout << \"prediction \" << model.Compute({0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7})[0] << std::endl;\n"
+        "   auto y = model.Compute({0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7});\n"
+        "   std::cout << \"prediction \" << y[0] << std::endl;\n"
         "}\n")
     (tmp_path / "path.txt").write_text(str(hostile / "model.pt") + "\n")
     proc = run([ROOT_EXE, "-l", "-b", "-q", str(macro)], tmp_path)

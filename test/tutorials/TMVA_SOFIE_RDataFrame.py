@@ -28,10 +28,9 @@ columns = ["m_jj", "m_jjj", "m_lv", "m_jlv", "m_bb", "m_wbb", "m_wwbb"]
 nslots = ROOT.RDataFrame("sig_tree", "Higgs_data.root").GetNSlots()
 print("Running using", nslots, "threads")
 # One functor per tree, as ROOT's Python tutorial declares them for the interpreter.
-ROOT.gInterpreter.Declare(
-    f"auto sofie_functor_sig = TMVA::Experimental::SofieFunctor<7, TMVA_SOFIE_Higgs_trained_model::Session>({nslots});\n"
-    f"auto sofie_functor_bkg = TMVA::Experimental::SofieFunctor<7, TMVA_SOFIE_Higgs_trained_model::Session>({nslots});"
-)
+functor = f"TMVA::Experimental::SofieFunctor<7, TMVA_SOFIE_Higgs_trained_model::Session>({nslots})"
+for kind in ("sig", "bkg"):
+    ROOT.gInterpreter.Declare(f"auto sofie_functor_{kind} = {functor};")
 
 histograms = {}
 frames = {}
@@ -52,5 +51,6 @@ canvas.SaveAs("TMVA_SOFIE_RDataFrame_py.png")
 
 options = ROOT.RDF.RSnapshotOptions()
 for kind in ("sig", "bkg"):
-    frames[kind].Snapshot(f"{kind}_scores", "scores_rdataframe_py.root", ["entry", "DNN_Value"], options)
+    frames[kind].Snapshot(f"{kind}_scores", "scores_rdataframe_py.root", ["entry", "DNN_Value"],
+                          options)
     options.fMode = "UPDATE"

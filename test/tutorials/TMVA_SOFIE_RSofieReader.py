@@ -2,6 +2,8 @@
 on the trained PyTorch classifier, one event, a batch as an RTensor, then the bad inputs,
 each of which must raise a Python exception with a clear message.
 
+Then the same classifier exported to ONNX, read with the engine's ONNX parser.
+
 Writes reader_py.npz: the single-event output, the batch scores of the signal tree.
 """
 
@@ -14,14 +16,15 @@ columns = ["m_jj", "m_jjj", "m_lv", "m_jlv", "m_bb", "m_wbb", "m_wwbb"]
 
 
 def shapes(*dims: list[int]) -> object:
-    """vector<vector<size_t>> built explicitly: PyROOT's conversion of nested lists is unreliable."""
+    """vector<vector<size_t>>, built explicitly: PyROOT converts nested lists unreliably."""
     result = ROOT.std.vector[ROOT.std.vector["size_t"]]()
     for shape in dims:
         result.push_back(ROOT.std.vector["size_t"](shape))
     return result
 
 
-model = ROOT.TMVA.Experimental.RSofieReader("Higgs_trained_model.pt", shapes([1, 7]))
+Reader = ROOT.TMVA.Experimental.RSofieReader
+model = Reader("Higgs_trained_model.pt", shapes([1, 7]))
 
 event = ROOT.std.vector["float"]([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
 output = model.Compute(event)
@@ -30,23 +33,29 @@ print("Event prediction =", output[0])
 # A batch: {nevents, 7} in, {nevents, 1} out.
 data = ROOT.RDataFrame("sig_tree", "Higgs_data.root").AsNumpy(columns)
 x = np.ascontiguousarray(np.stack([data[c] for c in columns], axis=1), dtype=np.float32)
-tensor = ROOT.TMVA.Experimental.RTensor["float"](x.ravel(), ROOT.std.vector["size_t"]([x.shape[0], 7]))
+size_t_vector = ROOT.std.vector["size_t"]
+Tensor = ROOT.TMVA.Experimental.RTensor["float"]
+tensor = Tensor(x.ravel(), size_t_vector([x.shape[0], 7]))
 y = model.Compute(tensor)
 shape = list(y.GetShape())
-batch = np.array([y.GetData()[i] for i in range(shape[0] * shape[1])], dtype=np.float32).reshape(shape)
+values = [y.GetData()[i] for i in range(shape[0] * shape[1])]
+batch = np.array(values, dtype=np.float32).reshape(shape)
 np.savez("reader_py.npz", event=np.array(list(output), dtype=np.float32), batch=batch)
 print("batch shape", shape)
+
+# The same classifier from ONNX, through the engine's own parser.
+onnx_model = Reader("Higgs_trained_model.onnx")
+print("ONNX prediction =", onnx_model.Compute(event)[0])
 
 bad = {
     "short vector": lambda: model.Compute(ROOT.std.vector["float"]([0.1, 0.2, 0.3])),
     "long vector": lambda: model.Compute(ROOT.std.vector["float"]([0.5] * 100)),
     "two inputs": lambda: model.Compute(event, event),
-    "missing file": lambda: ROOT.TMVA.Experimental.RSofieReader("no_such_model.pt", shapes([1, 7])),
-    "unknown extension": lambda: ROOT.TMVA.Experimental.RSofieReader("Higgs_data.root", shapes([1, 7])),
-    "pt without shapes": lambda: ROOT.TMVA.Experimental.RSofieReader("Higgs_trained_model.pt"),
-    "wrong batch width": lambda: model.Compute(
-        ROOT.TMVA.Experimental.RTensor["float"](ROOT.std.vector["size_t"]([2, 3]))),
-    "nothing loaded": lambda: ROOT.TMVA.Experimental.RSofieReader().Compute(event),
+    "missing file": lambda: Reader("no_such_model.pt", shapes([1, 7])),
+    "unknown extension": lambda: Reader("Higgs_data.root", shapes([1, 7])),
+    "pt without shapes": lambda: Reader("Higgs_trained_model.pt"),
+    "wrong batch width": lambda: model.Compute(Tensor(size_t_vector([2, 3]))),
+    "nothing loaded": lambda: Reader().Compute(event),
 }
 for name, call in bad.items():
     try:

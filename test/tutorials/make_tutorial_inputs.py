@@ -4,6 +4,8 @@
   ReLU, an nn.Sequential) trained briefly, saved with torch.jit.script + torch.jit.save.
 - Higgs_trained_model.pt: a 7-input classifier trained in PyTorch on synthetic signal and
   background, saved the same way.
+- Higgs_trained_model.onnx: the same classifier exported to ONNX (RSofieReader reads it
+  with the engine's ONNX parser).
 - Higgs_data.root: trees sig_tree and bkg_tree with the 7 columns of ROOT's Higgs
   tutorial data (m_jj, m_jjj, m_lv, m_jlv, m_bb, m_wbb, m_wwbb), written by RDataFrame.
 
@@ -40,7 +42,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: nn.Module, s
 
 
 def classifier() -> nn.Module:
-    return nn.Sequential(nn.Linear(7, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1), nn.Sigmoid())
+    return nn.Sequential(nn.Linear(7, 16), nn.ReLU(), nn.Linear(16, 16), nn.Tanh(),
+                         nn.Linear(16, 1), nn.Sigmoid())
 
 
 def main(directory: Path) -> None:
@@ -57,6 +60,8 @@ def main(directory: Path) -> None:
     model = classifier()
     train(model, x, y, nn.BCELoss(), 150)
     torch.jit.save(torch.jit.script(model), str(directory / "Higgs_trained_model.pt"))
+    torch.onnx.export(model, (torch.zeros(1, 7),), str(directory / "Higgs_trained_model.onnx"),
+                      dynamo=False, opset_version=17, input_names=["input"])
 
     import ROOT  # after torch: the order the project's other scripts use
 
@@ -64,7 +69,8 @@ def main(directory: Path) -> None:
     options = ROOT.RDF.RSnapshotOptions()
     for tree, signal in (("sig_tree", True), ("bkg_tree", False)):
         data = events(rng, signal, EVENTS_PER_TREE)
-        df = ROOT.RDF.FromNumpy({c: np.ascontiguousarray(data[:, i]) for i, c in enumerate(COLUMNS)})
+        columns = {c: np.ascontiguousarray(data[:, i]) for i, c in enumerate(COLUMNS)}
+        df = ROOT.RDF.FromNumpy(columns)
         df.Snapshot(tree, path, COLUMNS, options)
         options.fMode = "UPDATE"
 
