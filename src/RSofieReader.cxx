@@ -73,7 +73,7 @@ void RSofieReader::Load(const std::string &path, std::vector<std::vector<size_t>
       batchSize = !inputShapes.empty() && !inputShapes[0].empty() && inputShapes[0][0] > 0
                      ? static_cast<int>(inputShapes[0][0])
                      : 1;
-   auto reader = std::make_shared<SOFIE::PyTorch::Reader>(model, batchSize);
+   auto reader = std::make_unique<SOFIE::PyTorch::Reader>(model, batchSize);
    if (verbose) {
       model.PrintRequiredInputTensors();
       model.PrintIntermediateTensors();
@@ -96,6 +96,17 @@ std::vector<float> RSofieReader::First(std::vector<std::vector<float>> &&outputs
    if (outputs.empty())
       throw ParseError("SofieError", "RSofieReader: the model returned no output");
    return std::move(outputs.front());
+}
+
+std::vector<float> RSofieReader::ComputeN(std::initializer_list<const std::vector<float> *> inputs)
+{
+   std::vector<const float *> data;
+   std::vector<size_t> sizes;
+   for (const auto *x : inputs) {
+      data.push_back(x->data());
+      sizes.push_back(x->size());
+   }
+   return First(Loaded().Compute(data.data(), sizes.data(), data.size()));
 }
 
 RTensor<float> RSofieReader::Compute(RTensor<float> &x)

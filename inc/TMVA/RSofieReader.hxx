@@ -19,10 +19,10 @@
 #include "TMVA/RTensor.hxx"
 
 #include <array>
+#include <initializer_list>
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -31,16 +31,24 @@ namespace Experimental {
 
 class RSofieReader {
 public:
-   /// An empty reader: Load() a model before Compute.
-   RSofieReader() = default;
    /// inputShapes: one shape per input, needed for PyTorch files; for ONNX only the first
    /// dimension of the first shape is used, as the batch size of a model whose batch
    /// size is not fixed (1 when none is given). verbose: 1 prints the model's tensors,
-   /// 2 also the generated code (and the ONNX parser's messages).
-   RSofieReader(const std::string &path, std::vector<std::vector<size_t>> inputShapes = {}, int verbose = 0)
+   /// 2 also the generated code (and the ONNX parser's messages). Without a path (ROOT's
+   /// RSofieReader()), the reader is empty: Load() a model before Compute.
+   ///
+   /// One constructor and one Compute per number of arguments, not templates: PyROOT
+   /// then raises the C++ exception itself (a template overload beside it would turn
+   /// every error into a TypeError listing the attempts).
+   RSofieReader(const std::string &path = "", std::vector<std::vector<size_t>> inputShapes = {}, int verbose = 0)
    {
-      Load(path, inputShapes, verbose);
+      if (!path.empty())
+         Load(path, inputShapes, verbose);
    }
+   // Not copied or moved (Compute<N, T> keeps a pointer to it); deleted rather than
+   // implicit also keeps them out of PyROOT's overloads of the constructor.
+   RSofieReader(const RSofieReader &) = delete;
+   RSofieReader &operator=(const RSofieReader &) = delete;
 
    /// Parse, generate and compile a model (replacing the one loaded before). Throws a
    /// std::runtime_error (SOFIE::PyTorch::ParseError) naming the problem.
@@ -50,15 +58,20 @@ public:
    std::vector<float> Compute(const std::vector<float> &x) { return ComputeArray(x.data(), x.size()); }
 
    /// Several inputs, one std::vector<float> each, in the model's order; first output.
-   template <typename... T>
-   std::vector<float> Compute(const T &...x)
+   std::vector<float> Compute(const std::vector<float> &x1, const std::vector<float> &x2) { return ComputeN({&x1, &x2}); }
+   std::vector<float> Compute(const std::vector<float> &x1, const std::vector<float> &x2, const std::vector<float> &x3)
    {
-      static_assert(sizeof...(T) > 0 && (std::is_same<T, std::vector<float>>::value && ...),
-                    "RSofieReader::Compute takes one std::vector<float> per model input");
-      const std::array<const float *, sizeof...(T)> data{{x.data()...}};
-      const std::array<size_t, sizeof...(T)> sizes{{x.size()...}};
-      auto outputs = Loaded().Compute(data.data(), sizes.data(), sizeof...(T));
-      return First(std::move(outputs));
+      return ComputeN({&x1, &x2, &x3});
+   }
+   std::vector<float> Compute(const std::vector<float> &x1, const std::vector<float> &x2, const std::vector<float> &x3,
+                              const std::vector<float> &x4)
+   {
+      return ComputeN({&x1, &x2, &x3, &x4});
+   }
+   /// Any number of inputs, all outputs.
+   std::vector<std::vector<float>> ComputeAll(const std::vector<std::vector<float>> &inputs)
+   {
+      return Loaded().Compute(inputs);
    }
 
    /// A batch: x has shape {nevents, nfeatures...}; each event is run through the model
@@ -78,9 +91,10 @@ public:
 
 private:
    SOFIE::PyTorch::Reader &Loaded() const;
+   std::vector<float> ComputeN(std::initializer_list<const std::vector<float> *> inputs);
    static std::vector<float> First(std::vector<std::vector<float>> &&outputs);
 
-   std::shared_ptr<SOFIE::PyTorch::Reader> fReader;
+   std::unique_ptr<SOFIE::PyTorch::Reader> fReader;
 };
 
 namespace Internal {
