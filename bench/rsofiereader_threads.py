@@ -41,8 +41,9 @@ MODELS = {
 
 
 def measure(path: Path, events: int) -> dict[str, float]:
+    # One BLAS thread: the parallelism measured is RDataFrame-like, one event per thread.
     env = dict(os.environ, SOFIE_BENCH_MODEL=str(path), SOFIE_BENCH_FEATURES="7",
-               SOFIE_BENCH_EVENTS=str(events))
+               SOFIE_BENCH_EVENTS=str(events), OPENBLAS_NUM_THREADS="1")
     macro = str(HERE / "rsofiereader_threads.C")
     proc = subprocess.run([ROOT_EXE, "-l", "-b", "-q", macro], env=env, capture_output=True,
                           text=True, timeout=1800, check=True)
