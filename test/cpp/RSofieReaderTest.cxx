@@ -2,6 +2,7 @@
 // batch form, bad input) and SofieFunctor (compiled with the generated code, next to the
 // engine's own helper header). Few tests, each doing several things: every test is a
 // process that imports torch and starts cling.
+#include "Compare.hxx"
 #include "GeneratedCode.hxx"
 
 #include "TMVA/RSofieReader.hxx"
@@ -22,20 +23,6 @@ using TMVA::Experimental::RSofieReader;
 namespace {
 
 const std::string kModels = SOFIE_PYTORCH_TEST_MODELS;
-
-std::vector<float> AsFloats(const std::vector<char> &bytes)
-{
-   std::vector<float> values(bytes.size() / sizeof(float));
-   std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
-   return values;
-}
-
-void ExpectClose(const std::vector<float> &got, const std::vector<float> &want)
-{
-   ASSERT_EQ(got.size(), want.size());
-   for (size_t i = 0; i < want.size(); ++i)
-      EXPECT_NEAR(got[i], want[i], 1e-5 + 1e-4 * std::abs(want[i])) << "element " << i;
-}
 
 template <typename F>
 std::string ErrorOf(F &&call)

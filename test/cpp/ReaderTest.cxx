@@ -1,4 +1,5 @@
 // The C++ Reader: parse, generate, JIT-compile with cling, Compute, compared with Torch.
+#include "Compare.hxx"
 #include "GeneratedCode.hxx"
 
 #include "TMVA/RSofieReader_PyTorch.h"
@@ -13,20 +14,6 @@ using namespace sofie_pytorch_test;
 namespace {
 
 const std::string kModels = SOFIE_PYTORCH_TEST_MODELS;
-
-std::vector<float> AsFloats(const std::vector<char> &bytes)
-{
-   std::vector<float> values(bytes.size() / sizeof(float));
-   std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
-   return values;
-}
-
-void ExpectClose(const std::vector<float> &got, const std::vector<float> &want)
-{
-   ASSERT_EQ(got.size(), want.size());
-   for (size_t i = 0; i < want.size(); ++i)
-      EXPECT_NEAR(got[i], want[i], 1e-5 + 1e-4 * std::abs(want[i])) << "element " << i;
-}
 
 TEST(Reader, ComputeMatchesTorch)
 {

@@ -109,7 +109,7 @@ def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores
     proc = root_macro("TMVA_SOFIE_RDataFrame.C", workdir)
     assert "Running using 2 threads" in proc.stdout
     assert_png(workdir / "TMVA_SOFIE_RDataFrame.png")
-    assert_scores(read_scores(workdir / "scores_rdataframe.root", "DNN_Value"), torch_scores)
+    assert_scores(read_scores(workdir / "scores_TMVA_SOFIE_RDataFrame.root", "DNN_Value"), torch_scores)
 
 
 def test_rdataframe_script_from_pyroot(workdir: Path, torch_scores) -> None:
@@ -128,7 +128,7 @@ def test_rsofiereader_macro_one_event_and_define(workdir: Path, torch_scores) ->
     assert "caught: input 0 has 3 values, the model expects 7" in out, out
     assert "caught: 2 inputs given, the model takes 1" in out, out
     assert_png(workdir / "TMVA_SOFIE_RSofieReader.png")
-    assert_scores(read_scores(workdir / "scores_rsofiereader.root", "y"), torch_scores)
+    assert_scores(read_scores(workdir / "scores_TMVA_SOFIE_RSofieReader.root", "y"), torch_scores)
 
 
 def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scores) -> None:

@@ -6,13 +6,15 @@
 //   root -l -b -q TMVA_SOFIE_RDataFrame.C
 //
 // Besides ROOT's flow, it saves the canvas as PNG and every event's score (with its entry
-// number) in scores_rdataframe.root, which the test compares with Torch.
+// number) in scores_TMVA_SOFIE_RDataFrame.root, which the test compares with Torch.
 
 using namespace TMVA::Experimental;
 
 R__ADD_INCLUDE_PATH($PWD)
 #include "Higgs_trained_model.hxx"
 #include "TMVA/SOFIEHelpers.hxx"
+
+#include "SaveForTheTest.h"
 
 using namespace TMVA::Experimental;
 
@@ -36,20 +38,7 @@ void TMVA_SOFIE_RDataFrame(int nthreads = 2)
                  .Define("entry", "rdfentry_");
    auto h2 = bkg.Histo1D({"h_bkg", "", 100, 0, 1}, "DNN_Value");
 
-   h1->SetLineColor(kRed);
-   h2->SetLineColor(kBlue);
-
-   auto c1 = new TCanvas();
-   gStyle->SetOptStat(0);
-
-   h2->DrawClone();
-   h1->DrawClone("SAME");
-   c1->BuildLegend();
-   c1->SaveAs("TMVA_SOFIE_RDataFrame.png");
-
-   ROOT::RDF::RSnapshotOptions update;
-   update.fMode = "UPDATE";
-   sig.Snapshot("sig_scores", "scores_rdataframe.root", {"entry", "DNN_Value"});
-   bkg.Snapshot("bkg_scores", "scores_rdataframe.root", {"entry", "DNN_Value"}, update);
+   // ROOT's drawing, then the PNG and the scores for the test
+   DrawAndSave(h1, h2, sig, bkg, "DNN_Value", "TMVA_SOFIE_RDataFrame");
    std::cout << "signal mean " << h1->GetMean() << ", background mean " << h2->GetMean() << std::endl;
 }

@@ -7,7 +7,9 @@
 // Besides ROOT's flow, it runs the event loop on 2 threads (RSofieReader::Compute runs
 // in parallel, one Session per thread), checks the bad inputs, saves the canvas as PNG
 // and every event's score in scores_rsofiereader.root, which the test compares with
-// Torch.
+// Torch (scores_TMVA_SOFIE_RSofieReader.root).
+
+#include "SaveForTheTest.h"
 
 using namespace TMVA::Experimental;
 
@@ -23,15 +25,14 @@ void TMVA_SOFIE_RSofieReader()
    std::cout << "Event prediction = " << output[0] << std::endl;
 
    // bad input: a clear exception, and nothing read past the end of the vector
-   try {
-      model.Compute(std::vector<float>{0.1, 0.2, 0.3});
-   } catch (const std::runtime_error &e) {
-      std::cout << "caught: " << e.what() << std::endl;
-   }
-   try {
-      model.Compute(input, input);
-   } catch (const std::runtime_error &e) {
-      std::cout << "caught: " << e.what() << std::endl;
+   std::vector<std::function<void()>> badCalls{[&] { model.Compute(std::vector<float>{0.1, 0.2, 0.3}); },
+                                               [&] { model.Compute(input, input); }};
+   for (auto &call : badCalls) {
+      try {
+         call();
+      } catch (const std::runtime_error &e) {
+         std::cout << "caught: " << e.what() << std::endl;
+      }
    }
 
    ROOT::EnableImplicitMT(2);
@@ -51,20 +52,7 @@ void TMVA_SOFIE_RSofieReader()
                  .Define("entry", "rdfentry_");
    auto h2 = bkg.Histo1D({"h_bkg", "", 100, 0, 1}, "y");
 
-   h1->SetLineColor(kRed);
-   h2->SetLineColor(kBlue);
-
-   auto c1 = new TCanvas();
-   gStyle->SetOptStat(0);
-
-   h2->DrawClone();
-   h1->DrawClone("SAME");
-   c1->BuildLegend();
-   c1->SaveAs("TMVA_SOFIE_RSofieReader.png");
-
-   ROOT::RDF::RSnapshotOptions update;
-   update.fMode = "UPDATE";
-   sig.Snapshot("sig_scores", "scores_rsofiereader.root", {"entry", "y"});
-   bkg.Snapshot("bkg_scores", "scores_rsofiereader.root", {"entry", "y"}, update);
+   // ROOT's drawing, then the PNG and the scores for the test
+   DrawAndSave(h1, h2, sig, bkg, "y", "TMVA_SOFIE_RSofieReader");
    std::cout << "Sessions made: " << model.GetReader().SessionCount() << std::endl;
 }
