@@ -109,7 +109,8 @@ def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores
     proc = root_macro("TMVA_SOFIE_RDataFrame.C", workdir)
     assert "Running using 2 threads" in proc.stdout
     assert_png(workdir / "TMVA_SOFIE_RDataFrame.png")
-    assert_scores(read_scores(workdir / "scores_TMVA_SOFIE_RDataFrame.root", "DNN_Value"), torch_scores)
+    scores = read_scores(workdir / "scores_TMVA_SOFIE_RDataFrame.root", "DNN_Value")
+    assert_scores(scores, torch_scores)
 
 
 def test_rdataframe_script_from_pyroot(workdir: Path, torch_scores) -> None:
