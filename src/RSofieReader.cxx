@@ -48,7 +48,9 @@ SOFIE::RModel ParsePyTorch(const std::string &path, const std::vector<std::vecto
    if (inputShapes.empty())
       throw ParseError("InputSpecError",
                        "RSofieReader: a PyTorch model needs the shape of each input, e.g. "
-                       "RSofieReader(\"model.pt\", {{1, 7}}) for one input of 7 values");
+                       "RSofieReader(\"model.pt\", {{1, 7}}) for one input of 7 values (from PyROOT, build "
+                       "them as a std::vector<std::vector<size_t>>: PyROOT turns a list of lists into "
+                       "an empty one)");
    return SOFIE::PyTorch::Parse(path, inputShapes);
 }
 
