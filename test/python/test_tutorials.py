@@ -141,6 +141,9 @@ def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scor
     np.testing.assert_allclose(saved["event"], want, rtol=RTOL, atol=ATOL)
     onnx = float(re.search(r"ONNX prediction = (\S+)", out).group(1))
     np.testing.assert_allclose(onnx, want[0], rtol=RTOL, atol=ATOL)
+    pt2 = float(re.search(r"PT2 prediction = (\S+)", out).group(1))
+    np.testing.assert_allclose(pt2, want[0], rtol=RTOL, atol=ATOL)
+    assert "RSofieReader: parsing Higgs_trained_model.pt2 with the PyTorch parser" in out
     assert saved["batch"].shape == (len(torch_scores["sig"]), 1)
     np.testing.assert_allclose(saved["batch"][:, 0], torch_scores["sig"], rtol=RTOL, atol=ATOL)
     expected = {

@@ -2,7 +2,8 @@
 on the trained PyTorch classifier, one event, a batch as an RTensor, then the bad inputs,
 each of which must raise a Python exception with a clear message.
 
-Then the same classifier exported to ONNX, read with the engine's ONNX parser.
+Then the same classifier exported to ONNX, read with the engine's ONNX parser, and saved
+with torch.export (.pt2).
 
 Writes reader_py.npz: the single-event output, the batch scores of the signal tree.
 """
@@ -43,9 +44,12 @@ batch = np.array(values, dtype=np.float32).reshape(shape)
 np.savez("reader_py.npz", event=np.array(list(output), dtype=np.float32), batch=batch)
 print("batch shape", shape)
 
-# The same classifier from ONNX, through the engine's own parser.
+# The same classifier from ONNX, through the engine's own parser, and from torch.export
+# (verbose: what it parsed is printed).
 onnx_model = Reader("Higgs_trained_model.onnx")
 print("ONNX prediction =", onnx_model.Compute(event)[0])
+pt2_model = Reader("Higgs_trained_model.pt2", shapes([1, 7]), 1)
+print("PT2 prediction =", pt2_model.Compute(event)[0])
 
 bad = {
     "short vector": lambda: model.Compute(ROOT.std.vector["float"]([0.1, 0.2, 0.3])),

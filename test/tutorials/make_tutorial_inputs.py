@@ -4,6 +4,7 @@
   ReLU, an nn.Sequential) trained briefly, saved with torch.jit.script + torch.jit.save.
 - Higgs_trained_model.pt: a 7-input classifier trained in PyTorch on synthetic signal and
   background, saved the same way.
+- Higgs_trained_model.pt2: the same classifier saved with torch.export.
 - Higgs_trained_model.onnx: the same classifier exported to ONNX (RSofieReader reads it
   with the engine's ONNX parser).
 - Higgs_data.root: trees sig_tree and bkg_tree with the 7 columns of ROOT's Higgs
@@ -60,6 +61,8 @@ def main(directory: Path) -> None:
     model = classifier()
     train(model, x, y, nn.BCELoss(), 150)
     torch.jit.save(torch.jit.script(model), str(directory / "Higgs_trained_model.pt"))
+    exported = torch.export.export(model, (torch.zeros(1, 7),))
+    torch.export.save(exported, str(directory / "Higgs_trained_model.pt2"))
     torch.onnx.export(model, (torch.zeros(1, 7),), str(directory / "Higgs_trained_model.onnx"),
                       dynamo=False, opset_version=17, input_names=["input"])
 
