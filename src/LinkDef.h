@@ -19,6 +19,4 @@
 #pragma link C++ class TMVA::Experimental::RSofieReader-;
 #pragma link C++ class SOFIE::RModel-;
 #pragma link C++ class SOFIE::RModelParser_ONNX-;
-#pragma link C++ enum SOFIE::ETensorType;
-#pragma link C++ function SOFIE::ConvertTypeToString;
 #endif
