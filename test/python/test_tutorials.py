@@ -102,6 +102,13 @@ def test_pytorch_macro_parses_inspects_and_generates(workdir: Path) -> None:
     assert_matches_torch(got, [expected])
 
 
+def test_onnx_macro_with_root_header_names(workdir: Path) -> None:
+    proc = root_macro("TMVA_SOFIE_ONNX.C", workdir)
+    assert "RTensor of 14 values" in proc.stdout, proc.stdout
+    # the engine's parser names the namespace after the .onnx file
+    assert "namespace SOFIE_Higgs_trained_model{" in (workdir / "Higgs_trained_model_onnx.hxx").read_text()
+
+
 def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores) -> None:
     root_macro("TMVA_SOFIE_PyTorch_HiggsModel.C", workdir)
     header = (workdir / "Higgs_trained_model.hxx").read_text()
