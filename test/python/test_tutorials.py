@@ -106,7 +106,8 @@ def test_onnx_macro_with_root_header_names(workdir: Path) -> None:
     proc = root_macro("TMVA_SOFIE_ONNX.C", workdir)
     assert "RTensor of 14 values" in proc.stdout, proc.stdout
     # the engine's parser names the namespace after the .onnx file
-    assert "namespace SOFIE_Higgs_trained_model{" in (workdir / "Higgs_trained_model_onnx.hxx").read_text()
+    header = (workdir / "Higgs_trained_model_onnx.hxx").read_text()
+    assert "namespace SOFIE_Higgs_trained_model{" in header
 
 
 def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores) -> None:
