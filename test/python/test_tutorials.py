@@ -49,6 +49,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def higgs_header(workdir: Path) -> Path:
+    """The classifier's generated code, written once by the macro for both RDataFrame tests."""
+    root_macro("TMVA_SOFIE_PyTorch_HiggsModel.C", workdir)
+    header = workdir / "Higgs_trained_model.hxx"
+    # ROOT's name for the generated namespace, next to the engine's
+    alias = "namespace TMVA_SOFIE_Higgs_trained_model = SOFIE_Higgs_trained_model;"
+    assert alias in header.read_text()
+    return header
+
+
+@pytest.fixture(scope="module")
 def torch_scores(workdir: Path) -> dict[str, np.ndarray]:
     """Torch's score for every event of each tree, in entry order."""
     import ROOT
@@ -110,10 +121,8 @@ def test_onnx_macro_with_root_header_names(workdir: Path) -> None:
     assert "namespace SOFIE_Higgs_trained_model{" in header
 
 
-def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores) -> None:
-    root_macro("TMVA_SOFIE_PyTorch_HiggsModel.C", workdir)
-    header = (workdir / "Higgs_trained_model.hxx").read_text()
-    assert "namespace TMVA_SOFIE_Higgs_trained_model = SOFIE_Higgs_trained_model;" in header
+def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, higgs_header: Path,
+                                                     torch_scores) -> None:
     proc = root_macro("TMVA_SOFIE_RDataFrame.C", workdir)
     assert "Running using 2 threads" in proc.stdout
     assert_png(workdir / "TMVA_SOFIE_RDataFrame.png")
@@ -121,8 +130,8 @@ def test_rdataframe_macro_scores_both_trees_per_slot(workdir: Path, torch_scores
     assert_scores(scores, torch_scores)
 
 
-def test_rdataframe_script_from_pyroot(workdir: Path, torch_scores) -> None:
-    run([sys.executable, str(TUTORIALS / "TMVA_SOFIE_RDataFrame.py"), "--generate"], workdir)
+def test_rdataframe_script_from_pyroot(workdir: Path, higgs_header: Path, torch_scores) -> None:
+    run([sys.executable, str(TUTORIALS / "TMVA_SOFIE_RDataFrame.py")], workdir)
     assert_png(workdir / "TMVA_SOFIE_RDataFrame_py.png")
     assert_scores(read_scores(workdir / "scores_rdataframe_py.root", "DNN_Value"), torch_scores)
 
