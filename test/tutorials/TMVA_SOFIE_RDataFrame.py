@@ -1,23 +1,13 @@
 """In the style of ROOT's tutorial TMVA_SOFIE_RDataFrame.py: the generated code of the
 trained classifier, JIT-compiled by ROOT, scores two trees through SofieFunctor with one
-Session per slot, multithreaded. Run after TMVA_SOFIE_PyTorch_HiggsModel.C (or with
---generate, which converts the model from here first).
+Session per slot, multithreaded. Run after TMVA_SOFIE_PyTorch_HiggsModel.C.
 
 Writes TMVA_SOFIE_RDataFrame_py.png and scores_rdataframe_py.root (entry, DNN_Value).
 """
 
 from __future__ import annotations
 
-import sys
-
 import ROOT
-
-if "--generate" in sys.argv:
-    import sofie_pytorch  # noqa: F401  (registers ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse)
-
-    model = ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse("Higgs_trained_model.pt", [[1, 7]])
-    model.Generate()
-    model.OutputGenerated("Higgs_trained_model.hxx")
 
 ROOT.gSystem.Load("libSofiePyTorch")  # its include path makes TMVA/SOFIEHelpers.hxx visible
 ROOT.gInterpreter.Declare('#include "Higgs_trained_model.hxx"')
