@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iostream>
+#include <map>
 #include <sys/stat.h>
 
 namespace TMVA {
@@ -54,6 +55,22 @@ SOFIE::RModel ParsePyTorch(const std::string &path, const std::vector<std::vecto
    return SOFIE::PyTorch::Parse(path, inputShapes);
 }
 
+/// ROOT's reader fixes a batch size left open in an ONNX file by passing it to
+/// RModel::Generate, but the engine only replaces parameters named batch_size, bs or
+/// input_size: an exporter's own name (torch's dynamic_axes, e.g. "N") would stay open.
+/// Fixes whatever parameter the first dimension of each input has.
+void FixBatchDimension(SOFIE::RModel &model, size_t batchSize)
+{
+   std::map<std::string, size_t> params;
+   for (const auto &input : model.GetInputTensorNames()) {
+      const auto shape = model.GetDimTensorShape(input);
+      if (!shape.empty() && shape[0].isParam)
+         params[shape[0].param] = batchSize;
+   }
+   if (!params.empty())
+      model.Initialize(params);
+}
+
 } // namespace
 
 void RSofieReader::Load(const std::string &path, std::vector<std::vector<size_t>> inputShapes, int verbose)
@@ -71,10 +88,12 @@ void RSofieReader::Load(const std::string &path, std::vector<std::vector<size_t>
    // As ROOT's reader does: for ONNX the first dimension of the first shape, if given,
    // fixes a batch size left open in the file.
    int batchSize = -1;
-   if (onnx)
+   if (onnx) {
       batchSize = !inputShapes.empty() && !inputShapes[0].empty() && inputShapes[0][0] > 0
                      ? static_cast<int>(inputShapes[0][0])
                      : 1;
+      FixBatchDimension(model, batchSize);
+   }
    auto reader = std::make_unique<SOFIE::PyTorch::Reader>(model, batchSize);
    if (verbose) {
       model.PrintRequiredInputTensors();

@@ -158,6 +158,10 @@ def test_rsofiereader_from_pyroot_batch_and_bad_inputs(workdir: Path, torch_scor
     np.testing.assert_allclose(saved["event"], want, rtol=RTOL, atol=ATOL)
     onnx = float(re.search(r"ONNX prediction = (\S+)", out).group(1))
     np.testing.assert_allclose(onnx, want[0], rtol=RTOL, atol=ATOL)
+    events = torch.tensor([[0.1 * (i + 1) + 0.05 * e for i in range(7)] for e in range(3)])
+    want_three = torch.jit.load(str(workdir / "Higgs_trained_model.pt"))(events).detach().numpy()
+    got_three = [float(v) for v in re.search(r"ONNX batch of 3 = (.*)", out).group(1).split()]
+    np.testing.assert_allclose(got_three, want_three[:, 0], rtol=RTOL, atol=ATOL)
     pt2 = float(re.search(r"PT2 prediction = (\S+)", out).group(1))
     np.testing.assert_allclose(pt2, want[0], rtol=RTOL, atol=ATOL)
     assert "RSofieReader: parsing Higgs_trained_model.pt2 with the PyTorch parser" in out

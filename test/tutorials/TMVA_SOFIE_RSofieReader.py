@@ -48,6 +48,10 @@ print("batch shape", shape)
 # (verbose: what it parsed is printed).
 onnx_model = Reader("Higgs_trained_model.onnx")
 print("ONNX prediction =", onnx_model.Compute(event)[0])
+# the open batch size fixed to 3, as ROOT's reader takes it: the first dimension given
+three = ROOT.std.vector["float"]([0.1 * (i + 1) + 0.05 * e for e in range(3) for i in range(7)])
+onnx_batch = Reader("Higgs_trained_model.onnx", shapes([3, 7]))
+print("ONNX batch of 3 =", " ".join(str(v) for v in onnx_batch.Compute(three)))
 pt2_model = Reader("Higgs_trained_model.pt2", shapes([1, 7]), 1)
 print("PT2 prediction =", pt2_model.Compute(event)[0])
 

@@ -5,8 +5,8 @@
 - Higgs_trained_model.pt: a 7-input classifier trained in PyTorch on synthetic signal and
   background, saved the same way.
 - Higgs_trained_model.pt2: the same classifier saved with torch.export.
-- Higgs_trained_model.onnx: the same classifier exported to ONNX (RSofieReader reads it
-  with the engine's ONNX parser).
+- Higgs_trained_model.onnx: the same classifier exported to ONNX with a batch size left
+  open (RSofieReader reads it with the engine's ONNX parser).
 - Higgs_data.root: trees sig_tree and bkg_tree with the 7 columns of ROOT's Higgs
   tutorial data (m_jj, m_jjj, m_lv, m_jlv, m_bb, m_wbb, m_wwbb), written by RDataFrame.
 
@@ -64,7 +64,8 @@ def main(directory: Path) -> None:
     exported = torch.export.export(model, (torch.zeros(1, 7),))
     torch.export.save(exported, str(directory / "Higgs_trained_model.pt2"))
     torch.onnx.export(model, (torch.zeros(1, 7),), str(directory / "Higgs_trained_model.onnx"),
-                      dynamo=False, opset_version=17, input_names=["input"])
+                      dynamo=False, opset_version=17, input_names=["input"],
+                      dynamic_axes={"input": {0: "N"}})
 
     import ROOT  # after torch: the order the project's other scripts use
 
