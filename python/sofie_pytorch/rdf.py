@@ -18,6 +18,7 @@ once per process. Workers need ROOT, not torch nor this package.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -36,7 +37,7 @@ from .scorer_code import InputLayout, OutputLayout, ScorerSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ColumnError", "Scorer", "define"]
+__all__ = ["ColumnError", "Scorer", "ScoringError", "define", "event_loop_message"]
 
 SCALAR_TYPES = {
     # ROOT's typedefs and the C++ names RDataFrame reports for numeric branches
@@ -47,7 +48,7 @@ SCALAR_TYPES = {
     "Double32_t", "std::int8_t", "std::uint8_t", "std::int16_t", "std::uint16_t",
     "std::int32_t", "std::uint32_t", "std::int64_t", "std::uint64_t", "int8_t", "uint8_t",
     "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t", "uint64_t", "size_t",
-    "std::size_t", "ULong64_t",
+    "std::size_t",
 }
 # RVec<T>, std::vector<T> and their spellings; ROOT::RVecF and friends.
 _ARRAY = re.compile(r"^(?:ROOT::(?:VecOps::)?)?RVec<\s*(.+?)\s*>$|^(?:std::)?vector<\s*(.+?)\s*>$")
@@ -62,6 +63,20 @@ INPUT_CTYPES = {"float": "float", "int64_t": "std::int64_t"}
 
 class ColumnError(InputSpecError):
     """An input column is missing, not numeric, or does not fit the model's input."""
+
+
+class ScoringError(SofiePyTorchError):
+    """The event loop failed while scoring (e.g. an RVec of the wrong length)."""
+
+
+def event_loop_message(exc: BaseException) -> str:
+    """The useful line of an exception that came out of an RDataFrame event loop: the C++
+    what() of our glue if it is there, else the last line (cppyy and DistRDF wrap it)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "sofie_pytorch.rdf:" in line:
+            return line[line.index("sofie_pytorch.rdf:") + len("sofie_pytorch.rdf:"):].strip()
+    return lines[-1] if lines else type(exc).__name__
 
 
 def column_kind(type_name: str) -> str | None:
@@ -266,8 +281,9 @@ class Scorer:
                 f"in its name; pass another workdir"
             )
         try:
-            shapes = input_shapes if input_shapes is not None else _shapes_from_columns(
-                groups, kinds)
+            shapes = input_shapes
+            if shapes is None and not isinstance(model, api.Conversion):
+                shapes = _shapes_from_columns(groups, kinds)
             stem = f"sofie_score_{self.tag}_model"
             self.model = _convert(model, shapes, dtypes, self.directory, stem)
             self.spec = _spec(self.tag, self.model, groups, kinds)
@@ -282,6 +298,7 @@ class Scorer:
             raise
         self._loaded = False
         self._distributed = False
+        self._calls = itertools.count()  # names of aliases and helper columns, per call
 
     @property
     def namespace(self) -> str:
@@ -325,18 +342,19 @@ class Scorer:
             self.load().Setup(int(df.GetNSlots()))
             call = f"{self.namespace}::Score(rdfslot_, "
         node = df
+        prefix = f"sofie_{self.tag}_{next(self._calls)}"
         # Columns reach the expression through aliases named by us: a column name is only
         # ever passed to RDataFrame as data, never pasted into the expression.
         aliases = []
         for i, column in enumerate(self.spec.columns):
-            alias = f"sofie_{self.tag}_in{i}"
+            alias = f"{prefix}_in{i}"
             node = node.Alias(alias, column)
             aliases.append(alias)
         expression = call + ", ".join(aliases) + ")"
         out_sizes = [o.size for o in self.spec.outputs]
         if len(names) == 1:
             return node.Define(names[0], expression)
-        hidden = f"sofie_{self.tag}_outputs"
+        hidden = f"{prefix}_outputs"
         node = node.Define(hidden, expression)
         if len(names) == sum(out_sizes):  # one float column per output value
             for k, name in enumerate(names):

@@ -191,7 +191,12 @@ def run(args: argparse.Namespace, progress: Any) -> int:
         stack.callback(shutil.rmtree, scratch, True)
         start = time.perf_counter()
         with atomic_file(args.output, ".root") as partial:
-            _snapshot(scored, args.tree, partial, columns, client is not None, scratch)
+            try:
+                _snapshot(scored, args.tree, partial, columns, client is not None, scratch)
+            except SofiePyTorchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - C++ errors from the event loop
+                raise rdf.ScoringError(rdf.event_loop_message(exc)) from exc
         seconds = time.perf_counter() - start
     entries = _entries(args.output, args.tree)
     if not args.quiet:

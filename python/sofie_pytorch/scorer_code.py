@@ -289,7 +289,8 @@ void InferOnThisThread({_pointer_params(spec)}, float *out);
 template <typename T, typename C>
 inline T Scalar(const C &value)
 {{
-   static_assert(std::is_arithmetic<C>::value, "sofie_pytorch.rdf: a scalar input column must be numeric");
+   static_assert(std::is_arithmetic<C>::value,
+                 "sofie_pytorch.rdf: a scalar input column must be numeric");
    return static_cast<T>(value);
 }}
 

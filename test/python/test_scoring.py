@@ -51,7 +51,8 @@ def threads(request):
     try:
         yield request.param
     finally:
-        ROOT.DisableImplicitMT()
+        if ROOT.IsImplicitMTEnabled():
+            ROOT.DisableImplicitMT()
 
 
 def frame(data):
@@ -170,7 +171,7 @@ def test_wrong_feature_count_for_array_columns(converted, data):
 
 
 def test_bad_output_names(converted, data):
-    with pytest.raises(sofie_pytorch.InputSpecError, match="give 1 name .* 1 .* or 3"):
+    with pytest.raises(sofie_pytorch.InputSpecError, match=r"give 1 name .* 1 .* or 3"):
         rdf.define(frame(data), ["a", "b"], converted["three"], sh.VARIABLES)
     with pytest.raises(sofie_pytorch.InputSpecError, match="exists already"):
         rdf.define(frame(data), "px", converted["classifier"], sh.VARIABLES)
