@@ -18,6 +18,7 @@ once per process. Workers need ROOT, not torch nor this package.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -25,7 +26,6 @@ import re
 import shutil
 import tempfile
 import threading
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,45 +260,93 @@ def _spec(tag: str, model: _Model, groups: list[list[str]], kinds: list[list[str
     )
 
 
+def cache_root(workdir: str | os.PathLike[str] | None = None) -> Path:
+    """Where compiled scorers are kept: workdir, $SOFIE_PYTORCH_CACHE, or ~/.cache."""
+    if workdir is not None:
+        root = Path(workdir)
+    elif os.environ.get("SOFIE_PYTORCH_CACHE"):
+        root = Path(os.environ["SOFIE_PYTORCH_CACHE"])
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        root = root / "sofie_pytorch" / "scorers"
+    # DistRDF pastes header paths into an #include: refuse what would break out of it.
+    if any(ch in str(root.resolve()) for ch in '"\\\n\r'):
+        raise SofiePyTorchError(f"the scorer directory {str(root)!r} has a quote, backslash or "
+                                f"newline in its name; pass another workdir")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SofiePyTorchError(f"{root}: cannot keep compiled scorers there "
+                                f"({exc.strerror}); pass another workdir") from None
+    return root
+
+
+def _digest(model: _Model, spec: ScorerSpec) -> str:
+    """The scorer's tag: a hash of everything its library is built from, so that the same
+    model and column layout reuse one library, across calls and processes."""
+    digest = hashlib.sha256()
+    digest.update(model.header.read_bytes())
+    if model.weights is not None:
+        digest.update(model.weights.read_bytes())
+    digest.update(repr((spec.model_namespace, spec.size_params, spec.infer_params,
+                        spec.inputs, spec.outputs, spec.same_output_types)).encode())
+    for source in (Path(scorer_code.__file__), Path(sharedlib.__file__),
+                   Path(sharedlib.project_include_dir()) / "SofiePyTorch" / "SlotSessions.hxx"):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class Scorer:
     """One model compiled for one set of input columns: reusable on many RDataFrames.
 
-    ``define()`` makes one and caches it (per model object or file and column layout),
-    so a model is converted and compiled once per process.
+    The library is kept in a cache directory named after a hash of its inputs (model
+    code, weights, column layout): a model is compiled once, not once per process.
+    ``define()`` also keeps the Scorer per model object or file and layout, so a model is
+    converted once per process.
     """
 
     def __init__(self, model: object, groups: list[list[str]], kinds: list[list[str]],
                  input_shapes: object = None, dtypes: object = None,
                  workdir: str | os.PathLike[str] | None = None) -> None:
-        self.tag = uuid.uuid4().hex[:12]
-        base = Path(workdir) if workdir is not None else Path(tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
-        self.directory = Path(tempfile.mkdtemp(prefix=f"sofie_score_{self.tag}_", dir=base))
-        # DistRDF pastes header paths into an #include: refuse what would break out of it.
-        if any(ch in str(self.directory) for ch in '"\\\n\r'):
-            raise SofiePyTorchError(
-                f"the scorer's directory {self.directory!r} has a quote, backslash or newline "
-                f"in its name; pass another workdir"
-            )
+        root = cache_root(workdir)
+        staging = Path(tempfile.mkdtemp(prefix=".staging_", dir=root))
         try:
             shapes = input_shapes
             if shapes is None and not isinstance(model, api.Conversion):
                 shapes = _shapes_from_columns(groups, kinds)
-            stem = f"sofie_score_{self.tag}_model"
-            self.model = _convert(model, shapes, dtypes, self.directory, stem)
+            staged = _convert(model, shapes, dtypes, staging, "sofie_scorer")
+            self.tag = _digest(staged, _spec("", staged, groups, kinds))
+            self.directory = root / f"sofie_score_{self.tag}"
+            stem = f"sofie_score_{self.tag}"
+            self.model = _Model(staged.rmodel, self.directory / f"{stem}_model.hxx",
+                                self.directory / f"{stem}.dat" if staged.weights else None,
+                                staged.namespace)
             self.spec = _spec(self.tag, self.model, groups, kinds)
-            source = self.directory / f"sofie_score_{self.tag}.cxx"
-            source.write_text(scorer_code.compiled_source(self.spec))
-            self.header = self.directory / f"sofie_score_{self.tag}.h"
-            self.header.write_text(scorer_code.cling_header(self.spec))
-            self.library = sharedlib.compile_library(
-                source, self.directory / f"libsofie_score_{self.tag}.so")
-        except BaseException:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            raise
+            self.header = self.directory / f"{stem}.h"
+            self.library = self.directory / f"lib{stem}.so"
+            if not self.library.is_file():
+                self._build(staged, staging, stem)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         self._loaded = False
         self._distributed = False
         self._calls = itertools.count()  # names of aliases and helper columns, per call
+
+    def _build(self, staged: _Model, staging: Path, stem: str) -> None:
+        """Compile in the staging directory, then move it into place whole."""
+        staged.header.rename(staging / self.model.header.name)
+        if staged.weights is not None and self.model.weights is not None:
+            staged.weights.rename(staging / self.model.weights.name)
+        source = staging / f"{stem}.cxx"
+        source.write_text(scorer_code.compiled_source(self.spec))
+        (staging / self.header.name).write_text(scorer_code.cling_header(self.spec))
+        sharedlib.compile_library(source, staging / self.library.name)
+        try:
+            staging.rename(self.directory)
+        except OSError:
+            if not self.library.is_file():  # not another process that was faster
+                raise
+        log.info("compiled scorer %s into %s", self.tag, self.directory)
 
     @property
     def namespace(self) -> str:
@@ -425,6 +473,10 @@ def define(df: Any, names: str | Sequence[str], model: object,
     input whole; k RVec columns are k features along the input's last axis. With RVec
     columns (or a file or module whose inputs are not one row of scalars) give
     ``input_shapes`` as for ``sofie_pytorch.parse``, with batch 1: ``[[1, 20, 10]]``.
+
+    ``workdir``: where compiled scorers are kept (default ``$SOFIE_PYTORCH_CACHE`` or
+    ``~/.cache/sofie_pytorch/scorers``); a library is reused whenever the same model
+    code, weights and column layout come again, in this process or another.
 
     Local RDataFrames (also with ``ROOT.EnableImplicitMT``) and distributed ones
     (``executor=client``) are both accepted. Errors in the columns or the model are

@@ -3,11 +3,22 @@ and Torch's answer on the very values RDataFrame read."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+# Compiled scorers of this test session (and of the scripts it runs, which inherit the
+# variable) go to a directory of their own, removed at the end: the tests neither use
+# nor fill the user's cache, yet compile each model and column layout once.
+if "SOFIE_PYTORCH_CACHE" not in os.environ:
+    os.environ["SOFIE_PYTORCH_CACHE"] = tempfile.mkdtemp(prefix="sofie_pytorch_test_scorers_")
+    atexit.register(shutil.rmtree, os.environ["SOFIE_PYTORCH_CACHE"], True)
 
 RTOL, ATOL = 1e-4, 1e-5
 VARIABLES = ["px", "py", "pz", "e"]
