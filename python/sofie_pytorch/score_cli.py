@@ -195,7 +195,7 @@ def run(args: argparse.Namespace, progress: Any) -> int:
                 _snapshot(scored, args.tree, partial, columns, client is not None, scratch)
             except SofiePyTorchError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - C++ errors from the event loop
+            except Exception as exc:  # C++ errors from the event loop, wrapped by cppyy
                 raise rdf.ScoringError(rdf.event_loop_message(exc)) from exc
         seconds = time.perf_counter() - start
     entries = _entries(args.output, args.tree)
