@@ -110,22 +110,28 @@ def test_every_entry_equals_torch(files, client, converted, models):
 
 
 def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models):
-    # Slow partitions (1 ms per entry) so that the job is still running when one worker
-    # process is killed; the nanny restarts it and Dask reruns its partitions.
-    df = distributed_frame(files, client).Define("slow", "gSystem->Sleep(1); return 0;")
+    # Slow partitions (2 ms per entry) so that the job is still running when the worker
+    # process running the first partition is killed (once its task is processing, i.e.
+    # after DistRDF shipped the files); the nanny restarts it and Dask reruns the work.
+    df = distributed_frame(files, client).Define("slow", "gSystem->Sleep(2); return 0;")
     scored = rdf.define(df, "score", converted["classifier"], sh.VARIABLES)
-    pids = list(client.run(os.getpid).values())
-    killed = threading.Event()
+    pids = client.run(os.getpid)
+    killed: list[int] = []
 
     def kill_one():
-        time.sleep(2.0)
-        os.kill(pids[0], signal.SIGKILL)
-        killed.set()
+        deadline = time.monotonic() + JOB_SECONDS
+        while time.monotonic() < deadline and not killed:
+            busy = [address for address, keys in client.processing().items() if keys]
+            if busy:
+                time.sleep(0.5)
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+            time.sleep(0.05)
 
     threading.Thread(target=kill_one, daemon=True).start()
     cols = by_id(bounded(lambda: scored.AsNumpy(["id", "score", "slow", *sh.VARIABLES])))
-    assert killed.is_set()
-    assert pids[0] not in client.run(os.getpid).values()
+    assert killed, "no partition was seen processing"
+    assert killed[0] not in client.run(os.getpid).values()
     assert list(cols["id"]) == list(range(FILES * PER_FILE))
     (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
     sh.assert_close(cols["score"], want[:, 0])
