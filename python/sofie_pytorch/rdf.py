@@ -370,7 +370,7 @@ class Scorer:
             return
         import ROOT
 
-        distributed = ROOT.RDF.Experimental.Distributed
+        distributed = ROOT.RDF.Distributed  # ROOT >= 6.36 (Experimental.Distributed before)
         # DistRDF loads the library and declares the header here too.
         distributed.DistributeSharedLibs([str(self.library)])
         distributed.DistributeHeaders([str(self.header)])
