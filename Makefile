@@ -72,3 +72,9 @@ bench: build $(VENV)/.bench.stamp
 fuzz: build
 	$(PY) -m pip install --quiet -r test/fuzz/requirements.txt
 	nice $(PY) test/fuzz/fuzz.py --python 10000 --cpp 5000 --results test/fuzz/RESULTS.md
+
+# The scoring benchmark (RDataFrame, DistRDF, AsNumpy + torch / ONNX Runtime, uproot + torch;
+# 10^6 and 10^7 events; about 20 minutes on 2 cores): bench/scoring/results/.
+.PHONY: bench-scoring
+bench-scoring: build $(VENV)/.bench.stamp
+	$(PY) bench/scoring/run.py

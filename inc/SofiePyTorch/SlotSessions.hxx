@@ -78,6 +78,14 @@ public:
       fPool->Release(fPool->Acquire()); // the first one now: a bad weight file fails here
    }
 
+   /// Sessions made by `make` instead, for callers that wrap the construction (to name the
+   /// weight file in an error, to set BLAS options first). Distributed scoring keeps one of
+   /// these per process in a function-local static, so each worker builds its Sessions once.
+   static ThreadSessions WithMaker(std::function<std::unique_ptr<Session>()> make)
+   {
+      return ThreadSessions(std::make_shared<Pool>(std::move(make)));
+   }
+
    /// The calling thread's own Session.
    Session &Local()
    {
@@ -97,6 +105,12 @@ public:
    size_t size() const { return fPool->Size(); }
 
 private:
+   struct Pool;
+   explicit ThreadSessions(std::shared_ptr<Pool> pool) : fPool(std::move(pool)), fId(NextId())
+   {
+      fPool->Release(fPool->Acquire());
+   }
+
    struct Pool {
       explicit Pool(std::function<std::unique_ptr<Session>()> make) : fMake(std::move(make)) {}
       Session *Acquire()

@@ -9,6 +9,9 @@ directory, which are renamed into place only when complete. A failure raises
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,26 @@ def write_generated(model: Any, header: str | os.PathLike[str]) -> list[Path]:
             _root._reraise(exc)
         raise
     return [Path(str(p)) for p in written]
+
+
+@contextmanager
+def atomic_file(final: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path next to ``final``; rename it to ``final`` if the block
+    succeeds, delete it if it fails. For files written by someone else (ROOT's Snapshot):
+    the final name holds the whole file or nothing, never a partial one."""
+    target = Path(os.fsdecode(os.fspath(final)))
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such directory to write {target.name} into")
+    if not os.access(target.parent, os.W_OK):
+        raise OutputError(f"{target.parent}: not writable")
+    handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{suffix}",
+                                    dir=target.parent)
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -1,0 +1,128 @@
+"""The scoring benchmark: events/s and peak memory scoring a ROOT file end to end.
+
+    python bench/scoring/run.py [--events 1000000 10000000] [--lstm-events 100000]
+                                [--methods ...] [--out bench/scoring/results]
+
+For each dataset size it writes a tree of 4 float columns (the 4-64-64-1 MLP) and, for
+the LSTM, 10 RVec<float> columns of 20 values (20 steps x 10 features), then runs each
+method in its own process (methods.py): this project's RDataFrame scoring on 1 and 2
+threads and on a Dask LocalCluster of 1 and 2 workers, and what users do instead
+(AsNumpy + torch batched, AsNumpy + ONNX Runtime batched, uproot + torch; batch 4096,
+one thread each). Writes results.json, results.md and scoring.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+warnings.filterwarnings("ignore")
+
+
+def write_data(path: Path, model: str, events: int) -> None:
+    import ROOT
+
+    if path.exists():
+        return
+    ROOT.gRandom.SetSeed(1)
+    df = ROOT.RDataFrame(events)
+    if model == "mlp":
+        columns = ["px", "py", "pz", "e"]
+        for c in columns:
+            df = df.Define(c, "float(gRandom->Gaus())")
+    else:
+        columns = [f"f{i}" for i in range(10)]
+        for c in columns:
+            df = df.Define(c, "ROOT::RVecF v(20); for (auto &x : v) x = gRandom->Gaus(); "
+                              "return v;")
+    df.Snapshot("events", str(path), columns)
+
+
+def save_model(directory: Path, model: str) -> None:
+    import torch
+    from torch import nn
+
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    if model == "mlp":
+        net = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                            nn.Linear(64, 1), nn.Sigmoid()).eval()
+        example, shapes = torch.randn(1, 4), [[1, 4]]
+    else:
+        class Lstm(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.lstm = nn.LSTM(10, 16, batch_first=True)
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                out, _ = self.lstm(x)
+                return torch.sigmoid(self.head(out[:, -1, :]))
+
+        net = Lstm().eval()
+        example, shapes = torch.randn(1, 20, 10), [[1, 20, 10]]
+    scripted = torch.jit.trace(net, example)
+    torch.jit.save(scripted, str(directory / "model.pt"))
+    (directory / "shapes.json").write_text(json.dumps(shapes))
+    torch.onnx.export(net, (example,), str(directory / "model.onnx"), dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "batch"}}, opset_version=17)
+
+
+def run_method(method: str, model: str, data: Path, converted: Path) -> dict:
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, str(HERE / "methods.py"), method, model, str(data),
+                           str(converted)], capture_output=True, text=True, env=env,
+                          timeout=3600)
+    wall = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        error = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
+        return {"method": method, "model": model, "status": f"failed: {error}"}
+    result = json.loads(lines[-1])
+    result.update(status="ok", process_seconds=wall)
+    return result
+
+
+def main() -> int:
+    from methods import METHODS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--lstm-events", type=int, default=100_000)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/sofie_scoring_bench"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.data.mkdir(parents=True, exist_ok=True)
+    cases = [("mlp", n) for n in args.events] + [("lstm", args.lstm_events)]
+    results = []
+    for model, events in cases:
+        converted = args.data / model
+        if not (converted / "model.pt").exists():
+            save_model(converted, model)
+        data = args.data / f"{model}_{events}.root"
+        write_data(data, model, events)
+        for method in args.methods:
+            result = run_method(method, model, data, converted)
+            result["dataset_events"] = events
+            print(json.dumps(result), flush=True)
+            results.append(result)
+            (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    from scoring_report import write_report
+
+    write_report(results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

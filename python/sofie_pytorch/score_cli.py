@@ -1,0 +1,206 @@
+"""``sofie-pytorch score``: add a model's scores to a ROOT dataset, from the shell.
+
+The output file holds one tree (named like the input tree) with the score columns, the
+model's input columns and any ``--keep`` columns: complete rows, whatever order the
+threads or workers wrote them in. It is written whole or not at all: Snapshot writes a
+temporary file next to it, renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from .errors import InputSpecError, SofiePyTorchError
+
+log = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  sofie-pytorch score model.pt --input data.root --tree events --columns px,py,pz,e \\
+      --output scored.root --threads 2
+  sofie-pytorch score model.pt --input a.root --input b.root --tree events \\
+      --columns px,py,pz,e --output scored.root --workers 2
+  sofie-pytorch score lstm.pt --input jets.root --tree jets --columns c_pt,c_eta,c_phi \\
+      --shape 1,20,3 --output scored.root --scheduler tcp://10.0.0.1:8786
+"""
+
+
+def _columns(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: write the columns as px,py,pz,e")
+    return names
+
+
+def add_parser(commands: Any, parse_shape: Any) -> None:
+    score = commands.add_parser(
+        "score", help="score every entry of a ROOT tree and write the scores to a file",
+        description="Convert the model, compile it, and run it on every entry of the input "
+        "tree with RDataFrame (threads, or a Dask cluster); write the scores with the "
+        "input columns to --output (whole or not at all), then print events/s.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    score.add_argument("model", type=Path, help="the model file (.pt TorchScript or .pt2)")
+    score.add_argument("--input", action="append", required=True, metavar="FILE.root",
+                       help="an input ROOT file; repeat for several")
+    score.add_argument("--tree", required=True, help="the tree's name in the input files")
+    score.add_argument("--columns", action="append", type=_columns, required=True,
+                       metavar="A,B,...", help="the columns of one model input; repeat for "
+                       "each input of the model")
+    score.add_argument("--output", type=Path, required=True, metavar="FILE.root")
+    score.add_argument("--name", type=_columns, default=["score"], metavar="NAME[,NAME...]",
+                       help="output column name(s) (default: score)")
+    score.add_argument("--keep", type=_columns, default=[], metavar="A,B,...",
+                       help="more input columns to copy into the output (e.g. an event id)")
+    score.add_argument("--shape", action="append", type=parse_shape, metavar="D0,D1,...",
+                       help="the shape of one model input with batch 1 (needed for RVec "
+                       "columns, e.g. 1,20,3); repeat for each input")
+    where = score.add_mutually_exclusive_group()
+    where.add_argument("--threads", type=int, default=1, metavar="N",
+                       help="RDataFrame threads on this machine (default 1)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="start a Dask LocalCluster of N single-threaded worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster whose scheduler is at ADDRESS")
+    score.add_argument("--partitions", type=int, metavar="N",
+                       help="partitions of a distributed run (default: DistRDF's choice)")
+    score.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    score.add_argument("-v", "--verbose", action="store_true", help="log details")
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    import ROOT
+
+    for option, value in (("--threads", args.threads), ("--workers", args.workers),
+                          ("--partitions", args.partitions)):
+        if value is not None and value < 1:
+            raise InputSpecError(f"{option} must be at least 1, not {value}")
+    for name in args.input:
+        path = Path(name)
+        if not path.is_file():
+            raise InputSpecError(f"{name}: no such file")
+        f = ROOT.TFile.Open(str(path), "READ")
+        try:
+            if not f or f.IsZombie():
+                raise InputSpecError(f"{name}: not a readable ROOT file")
+            tree = f.Get(args.tree)
+            if not tree or not tree.InheritsFrom("TTree"):
+                raise InputSpecError(f"{name}: no tree named {args.tree!r}")
+        finally:
+            if f:
+                f.Close()
+    if args.output.exists() and args.output.is_dir():
+        raise InputSpecError(f"{args.output} is a directory")
+    if args.output.resolve() in {Path(n).resolve() for n in args.input}:
+        raise InputSpecError(f"{args.output} is also an input file")
+
+
+def _client(args: argparse.Namespace, stack: ExitStack) -> Any:
+    """A Dask client, or None for a local run; whatever is started is closed at exit."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    try:
+        import distributed
+    except ImportError:
+        raise SofiePyTorchError("distributed scoring needs dask: pip install "
+                                "'sofie-pytorch[distributed]'") from None
+    if args.scheduler:
+        client = distributed.Client(args.scheduler, timeout=30)
+    else:
+        cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                           processes=True, host="127.0.0.1",
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+        stack.callback(cluster.close)
+        client = distributed.Client(cluster)
+    stack.callback(client.close)
+    return client
+
+
+def _snapshot(df: Any, tree: str, path: Path, columns: list[str], distributed: bool,
+              scratch: Path) -> None:
+    """Write the columns into path: directly, or per partition into scratch and merged."""
+    import ROOT
+
+    if not distributed:
+        df.Snapshot(tree, str(path), columns)
+        return
+    df.Snapshot(tree, str(scratch / "part.root"), columns)
+    parts = sorted(str(p) for p in scratch.glob("part*.root"))
+    merger = ROOT.TFileMerger(False, False)
+    merger.SetPrintLevel(0)
+    if not merger.OutputFile(str(path), "RECREATE"):
+        raise SofiePyTorchError(f"cannot write {path}")
+    for part in parts:
+        if not merger.AddFile(part, False):
+            raise SofiePyTorchError(f"cannot read the partial output {part}")
+    if not merger.Merge():
+        raise SofiePyTorchError("merging the partial outputs failed")
+
+
+def _entries(path: Path, tree: str) -> int:
+    import ROOT
+
+    f = ROOT.TFile.Open(str(path), "READ")
+    try:
+        return int(f.Get(tree).GetEntries())
+    finally:
+        f.Close()
+
+
+def run(args: argparse.Namespace, progress: Any) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
+    import ROOT
+
+    from . import rdf
+    from .output import atomic_file
+
+    ROOT.gROOT.SetBatch(True)
+    _check_inputs(args)
+    shapes = args.shape
+    with ExitStack() as stack:
+        client = _client(args, stack)
+        if client is None:
+            if args.threads > 1:
+                ROOT.EnableImplicitMT(args.threads)
+                stack.callback(ROOT.DisableImplicitMT)
+            df = ROOT.RDataFrame(args.tree, list(args.input))
+        else:
+            options = {"npartitions": args.partitions} if args.partitions else {}
+            df = ROOT.RDataFrame(args.tree, list(args.input), executor=client, **options)
+        with progress.step("converting and compiling the model"):
+            scored = rdf.define(df, args.name, str(args.model),
+                                args.columns if len(args.columns) > 1 else args.columns[0],
+                                input_shapes=shapes)
+        # the outputs first, then the inputs and --keep columns, each once
+        columns = list(dict.fromkeys([*args.name, *(c for g in args.columns for c in g),
+                                      *args.keep]))
+        if client is None and sys.stderr.isatty() and not args.quiet:
+            ROOT.RDF.Experimental.AddProgressBar(ROOT.RDF.AsRNode(scored))
+        scratch = Path(tempfile.mkdtemp(prefix=".sofie_score_", dir=args.output.parent
+                                        if args.output.parent.is_dir() else None))
+        stack.callback(shutil.rmtree, scratch, True)
+        start = time.perf_counter()
+        with atomic_file(args.output, ".root") as partial:
+            try:
+                _snapshot(scored, args.tree, partial, columns, client is not None, scratch)
+            except SofiePyTorchError:
+                raise
+            except Exception as exc:  # C++ errors from the event loop, wrapped by cppyy
+                raise rdf.ScoringError(rdf.event_loop_message(exc)) from exc
+        seconds = time.perf_counter() - start
+    entries = _entries(args.output, args.tree)
+    if not args.quiet:
+        print(f"scored {entries} events in {seconds:.2f} s: {entries / max(seconds, 1e-9):,.0f} "
+              f"events/s -> {args.output}")
+    return 0
+

@@ -1,0 +1,122 @@
+"""`sofie-pytorch score` end to end, as a user runs it: the output file holds the scores
+(equal to Torch's) and the input columns, or nothing at all after any failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scoring_helpers as sh
+import torch
+
+warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
+import ROOT  # noqa: E402
+
+ENTRIES = 600
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("score_cli")
+
+
+@pytest.fixture(scope="module")
+def data(workdir):
+    return [sh.write_events(workdir / f"events_{i}.root", ENTRIES // 2, seed=30 + i,
+                            offset=i * ENTRIES // 2, auto_flush=100) for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def models(workdir):
+    nets = sh.models()
+    paths = {}
+    for name in ("classifier", "lstm"):
+        paths[name] = workdir / f"{name}.pt"
+        torch.jit.save(torch.jit.script(nets[name]), str(paths[name]))
+    return nets, paths
+
+
+def score(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "sofie_pytorch", "score", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def read(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
+    return ROOT.RDataFrame("events", str(path)).AsNumpy(columns)
+
+
+@pytest.mark.parametrize("where", [["--threads", "2"], ["--workers", "2"]],
+                         ids=["threads", "dask"])
+def test_scores_two_files_into_one_output(data, models, tmp_path, where):
+    nets, paths = models
+    out = tmp_path / "scored.root"
+    proc = score(paths["classifier"], "--input", data[0], "--input", data[1], "--tree",
+                 "events", "--columns", "px,py,pz,e", "--keep", "id", "--output", out, *where,
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(rf"scored {ENTRIES} events in \S+ s: [\d,]+ events/s", proc.stdout)
+    cols = read(out, ["id", "score", *sh.VARIABLES])
+    assert sorted(cols["id"]) == list(range(ENTRIES))
+    (want,) = sh.torch_outputs(nets["classifier"], sh.stack(cols, sh.VARIABLES))
+    sh.assert_close(cols["score"], want[:, 0])
+    assert leftovers(tmp_path) == []
+
+
+def test_rvec_columns_with_a_shape(data, models, tmp_path):
+    nets, paths = models
+    out = tmp_path / "scored.root"
+    proc = score(paths["lstm"], "--input", data[0], "--tree", "events", "--columns",
+                 ",".join(sh.CONSTITUENTS), "--shape", f"1,{sh.STEPS},{sh.FEATURES}",
+                 "--name", "lstm_score", "--output", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    cols = read(out, ["lstm_score", *sh.CONSTITUENTS])
+    (want,) = sh.torch_outputs(nets["lstm"], sh.constituents(cols))
+    sh.assert_close(cols["lstm_score"], want[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("model", "columns", "extra", "message"),
+    [
+        ("classifier", "px,py,pq,e", [], r"error: no column 'pq' in the dataset"),
+        ("classifier", "px,py,label,e", [], r"error: not numeric: 'label'"),
+        ("broken", "px,py,pz,e", [], r"error: .*not_a_model\.pt"),
+        # only the event loop sees this one: the output must not appear all the same
+        ("lstm", "ragged,c_eta,c_phi", ["--shape", f"1,{sh.STEPS},{sh.FEATURES}"],
+         r"error: .*column 'ragged' has 5 elements in this event"),
+    ],
+    ids=["missing-column", "string-column", "not-a-model", "wrong-rvec-length"],
+)
+def test_failures_leave_no_output(data, models, tmp_path, model, columns, extra, message):
+    _, paths = models
+    model_path = paths.get(model, tmp_path / "not_a_model.pt")
+    if model == "broken":
+        model_path.write_bytes(b"no model here")
+    out = tmp_path / "scored.root"
+    proc = score(model_path, "--input", data[0], "--tree", "events", "--columns", columns,
+                 "--output", out, *extra, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert re.search(message, proc.stderr), proc.stderr
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_input_file_and_tree(models, data, tmp_path):
+    _, paths = models
+    proc = score(paths["classifier"], "--input", tmp_path / "nope.root", "--tree", "events",
+                 "--columns", "px,py,pz,e", "--output", tmp_path / "o.root", cwd=tmp_path)
+    assert proc.returncode == 1 and "nope.root: no such file" in proc.stderr
+    proc = score(paths["classifier"], "--input", data[0], "--tree", "other", "--columns",
+                 "px,py,pz,e", "--output", tmp_path / "o.root", cwd=tmp_path)
+    assert proc.returncode == 1 and "no tree named 'other'" in proc.stderr
+    assert not (tmp_path / "o.root").exists()
