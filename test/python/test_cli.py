@@ -222,3 +222,12 @@ def test_the_make_build_installs_the_console_script(models, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "all 3 operator types are supported" in proc.stdout
+
+
+def test_config_cmake_dir_names_the_make_builds_package_configuration():
+    code, out, _ = run_here(["config", "--cmake-dir"])
+    assert code == 0
+    assert os.path.isfile(os.path.join(out.strip(), "SofiePyTorchConfig.cmake"))
+    # --prefix is for an installed package only (pip install .), and says so
+    code, _, err = run_here(["config", "--prefix"])
+    assert code == 1 and "-DSofiePyTorch_DIR=$(sofie-pytorch config --cmake-dir)" in err
