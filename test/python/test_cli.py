@@ -213,15 +213,20 @@ def test_convert_runs_the_model_once(models, tmp_path, monkeypatch):
     assert (tmp_path / "classifier.dat").read_bytes() == again.weights.read_bytes()
 
 
-def test_the_make_build_installs_the_console_script(models, tmp_path):
-    """`make` writes .venv/bin/sofie-pytorch, as `pip install .` does from pyproject.toml."""
+def test_the_make_build_installs_the_console_script():
+    """`make` writes .venv/bin/sofie-pytorch, as `pip install .` does from pyproject.toml
+    (cheap commands only: the conversions are tested through cli.main above)."""
+    from sofie_pytorch import __version__, _library
+
     script = os.path.join(os.path.dirname(sys.executable), "sofie-pytorch")
     assert os.access(script, os.X_OK), f"{script}: run `make` first"
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([script, "check", str(models["good"]), "--shape", "2,4"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    assert "all 3 operator types are supported" in proc.stdout
+    version = subprocess.run([script, "--version"], env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert version.returncode == 0 and version.stdout.strip() == f"sofie-pytorch {__version__}"
+    config = subprocess.run([script, "config", "--cmake-dir"], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert config.returncode == 0 and config.stdout.strip() == str(_library.cmake_dir())
 
 
 def test_config_cmake_dir_names_the_make_builds_package_configuration():
