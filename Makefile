@@ -34,13 +34,19 @@ build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 	@$(PY) -c 'import sysconfig, pathlib; \
 	  pathlib.Path(sysconfig.get_path("purelib"), "sofie_pytorch_dev.pth").write_text("$(abspath python)\n")'
+	@tools/write-console-script.sh $(abspath $(PY)) $(VENV)/bin/sofie-pytorch
 
 demo: build
 	$(PY) examples/demo.py
 
+# Test-only packages (test/requirements.txt: the notebook runner), on top of requirements.txt.
+$(VENV)/.test-requirements.stamp: test/requirements.txt $(VENV)/.requirements.stamp
+	$(PY) -m pip install --quiet -r test/requirements.txt
+	@touch $@
+
 # The whole suite, including `pip install .` into a new virtual environment (its wheel
-# build is kept in build/wheel, so only the first run compiles the engine a second time).
-test: build
+# build reuses the engine built here: see test/python/test_pip_install.py).
+test: build $(VENV)/.test-requirements.stamp
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 	SOFIE_PYTORCH_TEST_PIP=1 CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pytest test/python
 

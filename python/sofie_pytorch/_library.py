@@ -8,9 +8,12 @@ from pathlib import Path
 LIBRARY = "libSofiePyTorch.so"
 
 _HERE = Path(__file__).resolve().parent
-# An installed package (pip install .) carries its library and headers inside itself.
+# An installed package (pip install .) carries its library, headers and CMake package
+# configuration inside itself: the package directory is the installation prefix.
+PACKAGE_DIR = _HERE
 PACKAGE_LIB = _HERE / "lib"
 PACKAGE_INCLUDE = _HERE / "include"
+PACKAGE_CMAKE = PACKAGE_LIB / "cmake" / "SofiePyTorch"
 
 
 def candidates() -> list[str]:
@@ -35,3 +38,31 @@ def include_dirs() -> list[str]:
     if (PACKAGE_INCLUDE / "TMVA").is_dir():
         return [str(PACKAGE_INCLUDE / "compat"), str(PACKAGE_INCLUDE)]
     return []
+
+
+def cmake_dir() -> Path:
+    """The directory of SofiePyTorchConfig.cmake of an installed package. A make build
+    has its own in build/ (find_package with -DSofiePyTorch_DIR=<build directory>)."""
+    if (PACKAGE_CMAKE / "SofiePyTorchConfig.cmake").is_file():
+        return PACKAGE_CMAKE
+    build = _HERE.parent.parent / "build"
+    if (build / "SofiePyTorchConfig.cmake").is_file():
+        return build
+    from .errors import SofiePyTorchError
+
+    raise SofiePyTorchError(
+        "no SofiePyTorchConfig.cmake: install the package (pip install .) or build it (make)"
+    )
+
+
+def cmake_prefix() -> Path:
+    """The prefix under which find_package finds an installed package's configuration
+    (lib/cmake/SofiePyTorch/), for CMAKE_PREFIX_PATH."""
+    if (PACKAGE_CMAKE / "SofiePyTorchConfig.cmake").is_file():
+        return PACKAGE_DIR
+    from .errors import SofiePyTorchError
+
+    raise SofiePyTorchError(
+        "no installed SofiePyTorchConfig.cmake (pip install .); a make build is found "
+        "with -DSofiePyTorch_DIR=$(sofie-pytorch config --cmake-dir)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -25,6 +26,7 @@ def _load() -> Any:
         warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha")
         import ROOT
 
+    _materialise_jupyroot_hook(ROOT)
     # Before the library loads: its dictionary's headers are read from these paths.
     for directory in include_dirs():
         ROOT.gInterpreter.AddIncludePath(directory)
@@ -46,6 +48,25 @@ def _load() -> Any:
     _state["namespace"] = ROOT.SOFIE.PyTorch
     _state["cpp_parse"] = ROOT.SOFIE.PyTorch.ParsePython
     return _state["namespace"]
+
+
+def _materialise_jupyroot_hook(ROOT: Any) -> None:
+    """Work around a cling bug that Jupyter kernels meet.
+
+    In a Jupyter kernel, ROOT 6.40 (JupyROOT) declares _TTabComHook, a function returning
+    std::vector<std::string>, which cling compiles lazily. Code declared afterwards that
+    instantiates the same std::vector members (the engine's headers do) then fails to
+    materialise them: "Failed to materialize symbols", a vector initialised empty, a
+    Parse that returns nullptr. Seen without this package too (declare a global
+    std::vector<std::string> after JupyROOT's hook). Calling the hook once first
+    materialises them.
+    """
+    if "ROOT._jupyroot" not in sys.modules:
+        return
+    hook = getattr(ROOT, "_TTabComHook", None)
+    if hook is not None:
+        hook("TObject")
+        log.debug("materialised JupyROOT's completion hook before loading the library")
 
 
 def _reraise(exc: BaseException) -> None:

@@ -146,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--library", action="store_true", help="the path of libSofiePyTorch.so")
     what.add_argument("--libdir", action="store_true", help="its directory")
     what.add_argument("--incdir", action="store_true", help="the directories of the headers")
+    what.add_argument("--cmake-dir", action="store_true",
+                      help="the directory of SofiePyTorchConfig.cmake, for "
+                      "cmake -DSofiePyTorch_DIR=... (an installed package only)")
+    what.add_argument("--prefix", action="store_true",
+                      help="the installation prefix, for cmake -DCMAKE_PREFIX_PATH=... "
+                      "(an installed package only)")
     return parser
 
 
@@ -155,6 +161,9 @@ def cmd_config(args: argparse.Namespace, progress: Progress) -> int:
     library = next((p for p in _library.candidates() if Path(p).is_file()), None)
     if args.incdir:
         print(" ".join(_library.include_dirs()))
+        return 0
+    if args.cmake_dir or args.prefix:
+        print(_library.cmake_dir() if args.cmake_dir else _library.cmake_prefix())
         return 0
     if library is None:
         raise SofiePyTorchError("libSofiePyTorch.so not found: build it (make) or pip install .")
@@ -230,7 +239,8 @@ def cmd_convert(args: argparse.Namespace, progress: Progress) -> int:
         return 1
     shapes, dtypes = _shapes_and_dtypes(args)
     with progress.step("building the SOFIE model and generating code"):
-        result = api.convert(args.model, args.output, shapes, None, dtypes)
+        # The graph traced for the summary is the one converted: the model runs once.
+        result = api.convert(graph.traced(), args.output, shapes, None, dtypes)
     count, size = graph.parameters()
     _print(args, f"model {result.name} -> namespace {result.namespace}")
     _print_operators(args, graph)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import onnx
 import torch
 
 from .errors import InputSpecError
@@ -40,8 +41,35 @@ _ALIASES: dict[str, str] = {
 }
 
 
-def canonical_dtype(value: object) -> str:
-    """Turn a user's dtype (string, torch.dtype or numpy dtype) into SOFIE's name."""
+def _is_tensor_type(value: object) -> bool:
+    """A SOFIE ETensorType value from PyROOT: cppyy makes it an int of a class so named."""
+    return isinstance(value, int) and type(value).__name__ == "ETensorType"
+
+
+def is_tensor_type_vector(value: object) -> bool:
+    """A C++ std::vector<ETensorType> from PyROOT (whose items come out as plain ints)."""
+    name = type(value).__name__
+    return name.startswith("vector<") and name.rstrip("> ").endswith("ETensorType")
+
+
+def tensor_type_name(number: int) -> str:
+    """SOFIE's ETensorType numbers are ONNX's TensorProto data types (the engine's ONNX
+    parser casts one into the other): 1 -> 'FLOAT', 7 -> 'INT64'."""
+    try:
+        return onnx.TensorProto.DataType.Name(int(number))
+    except ValueError:
+        return str(int(number))
+
+
+def canonical_dtype(value: object, tensor_type: bool = False) -> str:
+    """Turn a user's dtype (string, torch.dtype, numpy dtype, or SOFIE ETensorType, which
+    is what C++ callers and PyROOT users of the C++ signature pass) into SOFIE's name.
+    ``tensor_type``: value is an ETensorType number (an item of a std::vector of them)."""
+    shown = value
+    if tensor_type or _is_tensor_type(value):
+        name = tensor_type_name(value)  # type: ignore[arg-type]
+        shown = f"ETensorType::{name}"
+        value = name
     key = str(value).strip().lower()
     if key.startswith("etensortype::"):
         key = key.split("::", 1)[1]
@@ -50,7 +78,7 @@ def canonical_dtype(value: object) -> str:
     except KeyError:
         known = ", ".join(sorted(_DTYPES))
         raise InputSpecError(
-            f"unsupported input dtype {value!r}: use one of {known}"
+            f"unsupported input dtype {shown!r}: use one of {known}"
         ) from None
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from . import onnx_export, rewrites, sources, support
-from .specs import InputSpec, make_specs
+from . import sources, support, tracing
+from .specs import InputSpec
 
 
 @dataclass
@@ -26,6 +26,13 @@ class GraphReport:
     inputs: list[InputSpec]
     graph: onnx.GraphProto
     supported: set[str]
+    model: sources.LoadedModel
+    proto: onnx.ModelProto  # whose .graph is graph
+
+    def traced(self) -> tracing.TracedModel:
+        """The graph checked and made ready for SOFIE's parser, without tracing the model
+        again: hand it to parse/convert in place of the model (tracing.export_for_sofie)."""
+        return tracing.finish(self.model, self.inputs, self.proto, self.supported)
 
     def is_supported(self, node: onnx.NodeProto) -> bool:
         return node.domain in ("", "ai.onnx") and node.op_type in self.supported
@@ -68,11 +75,10 @@ def trace(source: object, shapes: object, dtypes: object, supported: Iterable[st
     """Trace the model as the converter does (tracing.trace), without failing on
     unsupported operators: those are what the report is about."""
     supported = set(supported)
-    model = sources.load(source)
-    specs = make_specs(model.input_names, shapes, dtypes)
-    proto = onnx_export.export(model, specs)
-    rewrites.apply(proto, supported)
-    return GraphReport(model.name, specs, proto.graph, supported)
+    with tracing.ONE_AT_A_TIME:
+        model, specs = tracing.load(source, shapes, dtypes)
+        proto = tracing.export_graph(model, specs, supported)
+    return GraphReport(model.name, specs, proto.graph, supported, model, proto)
 
 
 def human_bytes(size: float) -> str:

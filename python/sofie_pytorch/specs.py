@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .dtypes import canonical_dtype, torch_dtype
+from .dtypes import canonical_dtype, is_tensor_type_vector, torch_dtype
 from .errors import InputSpecError
 
 # One example input is allocated per model input to run the model once; past this many
@@ -19,9 +19,23 @@ MAX_ELEMENTS = 2**28
 # traced with this size in its place: not 1, which the exporter could treat as a
 # broadcastable special case.
 DYNAMIC = -1
+# The same from C++ (SOFIE::PyTorch::kDynamic, size_t(-1)), e.g. in a PyROOT std::vector.
+DYNAMIC_SIZE_T = 2**64 - 1
 TRACE_SIZE_OF_DYNAMIC = 2
 
 Dim = int | str
+
+
+def as_sequence(value: object) -> Sequence[object] | None:
+    """A sequence as a list, including the C++ std::vector PyROOT gives (which is not a
+    collections.abc.Sequence); None for anything else. Strings are not sequences here."""
+    if isinstance(value, (str, bytes)):
+        return None
+    if isinstance(value, Sequence):
+        return list(value)
+    if type(value).__name__.startswith("vector<") and hasattr(value, "__len__"):
+        return list(value)  # type: ignore[call-overload]
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ def _dimension(value: object, where: str, axis: int) -> Dim:
         raise InputSpecError(
             f"{where}: {value!r} is not a dimension (a positive integer)"
         ) from None
-    if dim == DYNAMIC:
+    if dim in (DYNAMIC, DYNAMIC_SIZE_T):
         return "N" if axis == 0 else f"N{axis}"
     if dim == 0:
         raise InputSpecError(f"{where}: a dimension of 0 gives an empty tensor; use sizes >= 1")
@@ -83,7 +97,8 @@ def _dimension(value: object, where: str, axis: int) -> Dim:
 
 def normalise_shapes(shapes: object) -> list[tuple[Dim, ...]]:
     """Check a user's shape list (a sequence of sequences of ints) and return tuples."""
-    if shapes is None or isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
+    shapes = as_sequence(shapes)
+    if shapes is None:
         raise InputSpecError(
             "input shapes must be a list with one shape per model input, e.g. [[1, 10]]"
         )
@@ -92,10 +107,11 @@ def normalise_shapes(shapes: object) -> list[tuple[Dim, ...]]:
             "no input shapes given: pass one shape per model input, e.g. [[1, 10]]"
         )
     result = []
-    for i, shape in enumerate(shapes):
-        if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence):
+    for i, given in enumerate(shapes):
+        shape = as_sequence(given)
+        if shape is None:
             raise InputSpecError(
-                f"shape of input {i} must be a list of integers, e.g. [1, 10], not {shape!r}"
+                f"shape of input {i} must be a list of integers, e.g. [1, 10], not {given!r}"
             )
         if len(shape) == 0:
             raise InputSpecError(
@@ -118,12 +134,16 @@ def normalise_dtypes(dtypes: object, count: int) -> list[str]:
     """One SOFIE dtype name per input; missing dtypes default to float."""
     if dtypes is None:
         return ["float"] * count
-    if isinstance(dtypes, (str, bytes)) or not isinstance(dtypes, Sequence):
+    if is_tensor_type_vector(dtypes):  # the C++ signature's std::vector<ETensorType>
+        names = [canonical_dtype(d, tensor_type=True) for d in as_sequence(dtypes)]
+        return normalise_dtypes(names, count)
+    if isinstance(dtypes, (str, bytes)) or as_sequence(dtypes) is None:
         dtypes = [dtypes]
+    dtypes = list(as_sequence(dtypes))  # type: ignore[arg-type]
     if len(dtypes) == 0:
         return ["float"] * count
     if len(dtypes) == 1 and count > 1:
-        dtypes = list(dtypes) * count
+        dtypes = dtypes * count
     if len(dtypes) != count:
         raise InputSpecError(
             f"{len(dtypes)} dtypes given for {count} inputs: give one per input, or one for all"

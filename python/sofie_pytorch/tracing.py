@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # second export while one is running, and threads interleave as torch releases the GIL),
 # and warnings.catch_warnings swaps process-wide filters. Python's lock is taken with the
 # GIL released while waiting, so C++ threads and PyROOT callers cannot deadlock on it.
-_ONE_AT_A_TIME = threading.Lock()
+ONE_AT_A_TIME = threading.Lock()
 
 
 @dataclass
@@ -51,39 +51,62 @@ def trace(
 ) -> TracedModel:
     """Load, run and export the model; rewrite and check its graph for SOFIE."""
     supported = set(supported)
-    model = sources.load(source)
-    specs = make_specs(model.input_names, shapes, dtypes, model.variadic)
+    model, specs = load(source, shapes, dtypes)
     try:
-        proto = _graph_for_sofie(model, specs, supported, via_torch_export=False)
+        proto = export_graph(model, specs, supported, via_torch_export=False)
+        return finish(model, specs, proto, supported)
     except (TracingError, UnsupportedOperatorError) as first:
         # An in-memory module has a second way in: torch.export records some layers
         # (TransformerEncoderLayer) in a form the ONNX exporter handles better.
         if model.kind != "module":
             raise
         try:
-            proto = _graph_for_sofie(model, specs, supported, via_torch_export=True)
+            proto = export_graph(model, specs, supported, via_torch_export=True)
+            traced = finish(model, specs, proto, supported)
         except Exception:  # noqa: BLE001 - the first error is the one to report
             raise first from None
         log.info("converted through torch.export (direct tracing: %s)", first)
-    names.clean(proto)
-    return TracedModel(model.name, specs, proto)
+        return traced
 
 
-def _graph_for_sofie(
-    model: sources.LoadedModel, specs: list[InputSpec], supported: set[str], via_torch_export: bool
+def load(
+    source: object, shapes: object, dtypes: object
+) -> tuple[sources.LoadedModel, list[InputSpec]]:
+    """The model and the checked specification of its inputs."""
+    model = sources.load(source)
+    return model, make_specs(model.input_names, shapes, dtypes, model.variadic)
+
+
+def export_graph(
+    model: sources.LoadedModel, specs: list[InputSpec], supported: set[str],
+    via_torch_export: bool = False,
 ) -> onnx.ModelProto:
-    """Export, rewrite and check: the ONNX graph SOFIE's parser will read."""
+    """Run the model once and record its graph, rewritten into operators SOFIE has, but
+    not yet checked: what the command-line report describes (it lists unsupported
+    operators instead of failing on the first)."""
     proto = onnx_export.export(model, specs, via_torch_export=via_torch_export)
     rewritten = rewrites.apply(proto, supported)
     if rewritten:
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
-    control_flow.check(proto.graph, _module_types(model))
-    support.check(proto.graph, supported, _module_types(model))
-    faster = fast_operators.apply(proto, supported)
+    return proto
+
+
+def finish(
+    model: sources.LoadedModel, specs: list[InputSpec], proto: onnx.ModelProto,
+    supported: set[str],
+) -> TracedModel:
+    """Check an exported graph and make it ready for SOFIE's parser. Works on a copy, so
+    that the caller's graph (a report's) stays as it was."""
+    ready = onnx.ModelProto()
+    ready.CopyFrom(proto)
+    control_flow.check(ready.graph, _module_types(model))
+    support.check(ready.graph, supported, _module_types(model))
+    faster = fast_operators.apply(ready, supported)
     if faster:
         log.info("%d node(s) run on the project's own operators", faster)
-    _check_run_time_sizes(proto.graph, specs)
-    return proto
+    _check_run_time_sizes(ready.graph, specs)
+    names.clean(ready)
+    return TracedModel(model.name, specs, ready)
 
 
 # The engine's operators whose SOFIE 0.1.0 code needs every dimension fixed when the code
@@ -105,7 +128,14 @@ def _check_run_time_sizes(graph: onnx.GraphProto, specs: list[InputSpec]) -> Non
 def export_for_sofie(
     source: object, shapes: object, dtypes: object, supported: Iterable[str]
 ) -> tuple[bytes, str]:
-    """What the C++ parser calls: the serialized ONNX model and the model's name."""
-    with _ONE_AT_A_TIME:
+    """What the C++ parser calls: the serialized ONNX model and the model's name.
+
+    ``source`` may be a model traced already (a TracedModel, from ``trace`` or
+    ``finish``): its graph is used as it is, and shapes and dtypes, which it was traced
+    with, are not looked at. The command-line tool's convert uses this to trace once.
+    """
+    if isinstance(source, TracedModel):
+        return source.serialized(), source.name
+    with ONE_AT_A_TIME:
         traced = trace(source, shapes, dtypes, supported)
         return traced.serialized(), traced.name

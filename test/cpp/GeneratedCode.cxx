@@ -154,7 +154,9 @@ std::vector<std::vector<float>> CompileAndRun(const std::string &dir, const std:
    for (size_t i = 0; i < inputs.size(); ++i)
       WriteBytes(base / ("in" + std::to_string(i) + ".bin"), inputs[i]);
    // Plain C++17 and the system's OpenBLAS: what a user's analysis code would use.
-   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O1 -I" + dir + " " + (base / "driver.cxx").string() +
+   // (-include: the standard headers, precompiled by the build for exactly these flags)
+   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O1 -include " + SOFIE_PYTORCH_TEST_PCH + " -I" + dir +
+       " " + (base / "driver.cxx").string() +
        " -o " + (base / "driver").string() + " " + SOFIE_PYTORCH_TEST_BLAS);
    Run((base / "driver").string() + " " + dir);
    std::vector<std::vector<float>> outputs;

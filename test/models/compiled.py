@@ -6,7 +6,10 @@ The driver is generic: inputs of any dtype, one or several outputs of any elemen
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,24 @@ int main() {
 """
 
 
+_STD_HEADER = Path(__file__).resolve().parent / "generated_std.hxx"
+_precompiled: dict[tuple[str, ...], Path] = {}
+
+
+def precompiled_std_headers(flags: tuple[str, ...]) -> Path:
+    """generated_std.hxx precompiled for these flags, once per process: the header to give
+    g++ with -include (the .gch beside it is used when the flags match)."""
+    if flags not in _precompiled:
+        directory = Path(tempfile.mkdtemp(prefix="sofie_pytorch_pch_"))
+        atexit.register(shutil.rmtree, directory, True)
+        header = directory / _STD_HEADER.name
+        shutil.copyfile(_STD_HEADER, header)
+        subprocess.run(["g++", "-std=c++17", *flags, "-x", "c++-header", str(header),
+                        "-o", f"{header}.gch"], check=True, capture_output=True, timeout=600)
+        _precompiled[flags] = header
+    return _precompiled[flags]
+
+
 def compile_and_run(
     directory: Path,
     name: str,
@@ -77,7 +98,8 @@ def compile_and_run(
               .replace("@SESSION_ARGS@", "".join(f", {s}" for s in runtime_sizes or [])))
     (directory / "driver.cxx").write_text(source)
     build = subprocess.run(
-        ["g++", "-std=c++17", *flags, "driver.cxx", "-o", "driver", "-lopenblas"],
+        ["g++", "-std=c++17", *flags, "-include", str(precompiled_std_headers(tuple(flags))),
+         "driver.cxx", "-o", "driver", "-lopenblas"],
         cwd=directory, capture_output=True, text=True, timeout=600,
     )
     if build.returncode != 0:

@@ -94,7 +94,9 @@ def run(name: str, directory: Path) -> Outcome:
         source = path if isinstance(path, torch.nn.Module) else str(path)
         traced = tracing.trace(source, shapes, dtypes, supported)
         outcome.onnx_ops = sorted({n.op_type for n in traced.graph.graph.node} - {"Constant"})
-        model = sofie_pytorch.parse(source, input_shapes=shapes, dtypes=dtypes)
+        # The graph just traced is the one Parse would trace again: it is handed over
+        # as it is (tracing.export_for_sofie), so each case runs its model once.
+        model = sofie_pytorch.parse(traced, input_shapes=shapes, dtypes=dtypes)
         model.Generate()
         code_name = str(model.GetName())  # the file's stem, or the module's class name
         model.OutputGenerated(str(directory / f"{code_name}.hxx"))

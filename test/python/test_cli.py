@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import sofie_pytorch
 import torch
 from cli_models import Unsupported, classifier, save
 from sofie_pytorch import cli
@@ -180,3 +181,58 @@ def test_validate_exits_1_when_the_generated_code_differs(models, monkeypatch):
     assert err.strip() == "error: the generated code differs from Torch beyond the tolerance"
     # the same difference is within a tolerance that allows it
     assert run_here(["validate", str(models["good"]), "--shape", "2,4", "--atol", "2e-3"])[0] == 0
+
+
+def code_of(header) -> str:
+    """A generated header without its first line, which holds the time it was written."""
+    return header.read_text().split("\n", 1)[1]
+
+
+def test_convert_runs_the_model_once(models, tmp_path, monkeypatch):
+    """One trace per command: the graph the summary describes is the one converted."""
+    from sofie_pytorch import onnx_export
+
+    calls = []
+    export = onnx_export.export
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].name)
+        return export(*args, **kwargs)
+
+    monkeypatch.setattr(onnx_export, "export", counted)
+    code, out, err = run_here(["convert", str(models["good"]), "--shape", "2,4",
+                               "-o", str(tmp_path)])
+    assert code == 0, err
+    assert calls == ["classifier"]
+    assert "Gemm      2      yes" in out
+    # and the files are those of a conversion done the usual way (C++ traces itself)
+    header = code_of(tmp_path / "classifier.hxx")
+    again = sofie_pytorch.convert(models["good"], tmp_path / "usual", [[2, 4]])
+    assert len(calls) == 2
+    assert code_of(again.header) == header
+    assert (tmp_path / "classifier.dat").read_bytes() == again.weights.read_bytes()
+
+
+def test_the_make_build_installs_the_console_script():
+    """`make` writes .venv/bin/sofie-pytorch, as `pip install .` does from pyproject.toml
+    (cheap commands only: the conversions are tested through cli.main above)."""
+    from sofie_pytorch import __version__, _library
+
+    script = os.path.join(os.path.dirname(sys.executable), "sofie-pytorch")
+    assert os.access(script, os.X_OK), f"{script}: run `make` first"
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    version = subprocess.run([script, "--version"], env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert version.returncode == 0 and version.stdout.strip() == f"sofie-pytorch {__version__}"
+    config = subprocess.run([script, "config", "--cmake-dir"], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert config.returncode == 0 and config.stdout.strip() == str(_library.cmake_dir())
+
+
+def test_config_cmake_dir_names_the_make_builds_package_configuration():
+    code, out, _ = run_here(["config", "--cmake-dir"])
+    assert code == 0
+    assert os.path.isfile(os.path.join(out.strip(), "SofiePyTorchConfig.cmake"))
+    # --prefix is for an installed package only (pip install .), and says so
+    code, _, err = run_here(["config", "--prefix"])
+    assert code == 1 and "-DSofiePyTorch_DIR=$(sofie-pytorch config --cmake-dir)" in err

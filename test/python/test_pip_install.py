@@ -1,26 +1,35 @@
 """`pip install .` into a fresh virtual environment, then every entry point from there.
 
-Building the wheel compiles the SOFIE engine again (several minutes the first time; the
-CMake build directory build/wheel is kept, so later runs only re-link), and installing
-torch and ROOT into a new environment copies about a gigabyte. So this test runs when
+Installing torch and ROOT into a new environment copies about a gigabyte, and building the
+wheel compiles libSofiePyTorch again, from a copy of the repository that is deleted
+afterwards together with the wheel's build directory. The SOFIE engine is not compiled a
+second time: the wheel build reuses the make build's libraries when
+cmake/SofieEngine.cmake finds them built from the same sources with the same compiler and
+flags (asserted below). This test runs when
 SOFIE_PYTORCH_TEST_PIP=1 (`make test-pip`, and `make test` in CI, see the Makefile).
 
-What it proves: the installed package works with no environment variable, no source
-tree and no build tree on any path: PyROOT, the Python API, the Reader, the console
-script, and a root.exe macro whose embedded Python finds the environment by itself.
+What it proves: the installed package works with no environment variable beyond an
+activated virtual environment, no source tree and no build tree on any path: PyROOT, the
+Python API, the Reader, the console script, a compiled program that finds the package
+with find_package(SofiePyTorch), and a root.exe macro that names the parser and nothing
+else (ROOT autoloads the plugin; its embedded Python finds the environment by itself).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+MAKE_BUILD = REPO / "build"
 pytestmark = pytest.mark.skipif(
     os.environ.get("SOFIE_PYTORCH_TEST_PIP") != "1",
     reason="set SOFIE_PYTORCH_TEST_PIP=1 (make test-pip) to build and install the wheel",
@@ -30,7 +39,8 @@ pytestmark = pytest.mark.skipif(
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "SOFIE_PYTORCH_LIBRARY",
-                        "SOFIE_PYTORCH_PYTHON", "LD_LIBRARY_PATH", "ROOTSYS")}
+                        "SOFIE_PYTORCH_PYTHON", "LD_LIBRARY_PATH", "ROOTSYS",
+                        "ROOT_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "CMAKE_PREFIX_PATH")}
     env["PYTHONWARNINGS"] = "ignore"
     env.update(extra)
     return env
@@ -43,18 +53,42 @@ def run(command: list[str], cwd: Path, timeout: int = 600, **env: str) -> str:
     return proc.stdout
 
 
+@dataclass(frozen=True)
+class Installed:
+    venv: Path
+    cmake_cache: str  # of the wheel's build, which is gone
+
+
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    """A new virtual environment with `pip install <repository>` done in it."""
+def installed(tmp_path_factory) -> Installed:
+    """A new virtual environment with `pip install <a copy of the repository>` done in it;
+    the copy and the wheel's build directory are deleted afterwards, so that nothing can
+    work by finding a path of the build (the dictionary records its include paths)."""
     root = tmp_path_factory.mktemp("pip")
     env_dir = root / "venv"
     run([sys.executable, "-m", "venv", str(env_dir)], root)
-    python = str(env_dir / "bin" / "python")
+    source, build = root / "source", root / "wheel-build"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache"))
     jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
-    run([python, "-m", "pip", "install", "--quiet", str(REPO),
-         "-C", f"build-dir={REPO / 'build' / 'wheel'}"],
+    run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source),
+         "-C", f"build-dir={build}",
+         "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"],
         root, timeout=3600, CMAKE_BUILD_PARALLEL_LEVEL=jobs)
-    return env_dir
+    cache = (build / "CMakeCache.txt").read_text()
+    shutil.rmtree(source)
+    shutil.rmtree(build)
+    return Installed(env_dir, cache)
+
+
+@pytest.fixture(scope="module")
+def venv(installed) -> Path:
+    return installed.venv
+
+
+def activated(venv: Path) -> dict[str, str]:
+    """The environment `source venv/bin/activate` gives, and nothing else of ours."""
+    return {"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
 
 
 SCRIPT = textwrap.dedent("""
@@ -96,14 +130,17 @@ def test_console_script(venv, tmp_path):
     assert library.strip().startswith(str(venv / "lib"))
 
 
-def test_root_macro_embeds_the_installed_environment(venv, tmp_path):
+def save_linear(venv: Path, directory: Path) -> None:
     run([str(venv / "bin" / "python"), "-c",
-         "import torch; torch.jit.save(torch.jit.script(torch.nn.Linear(4, 2)), 'lin.pt')"],
-        tmp_path)
-    library = run([str(venv / "bin" / "sofie-pytorch"), "config", "--library"],
-                  tmp_path).strip()
-    include = run([str(venv / "bin" / "sofie-pytorch"), "config", "--incdir"],
-                  tmp_path).split()
+         "import torch; torch.manual_seed(0); "
+         "torch.jit.save(torch.jit.script(torch.nn.Linear(4, 2)), 'lin.pt')"], directory)
+
+
+def test_root_macro_autoloads_the_installed_plugin(venv, tmp_path):
+    """No gSystem->Load, no include path, no variable but the activated environment: ROOT
+    finds the rootmap the wheel put into its library directory, and the library tells
+    cling where its headers are."""
+    save_linear(venv, tmp_path)
     macro = tmp_path / "convert.C"
     macro.write_text(textwrap.dedent("""
         void convert() {
@@ -113,11 +150,70 @@ def test_root_macro_embeds_the_installed_environment(venv, tmp_path):
            std::cout << "converted" << std::endl;
         }
     """))
-    includes = "".join(f'gInterpreter->AddIncludePath("{d}");' for d in include)
-    # PATH holds no venv: root.exe is run by its full path, the embedded Python must
-    # find the environment from the library's own location.
-    out = run([str(venv / "bin" / "root"), "-l", "-b", "-q",
-               "-e", f'{includes}gSystem->Load("{library}");', str(macro)],
-              tmp_path, PATH="/usr/bin:/bin")
+    out = run(["root", "-l", "-b", "-q", str(macro)], tmp_path, **activated(venv))
     assert "converted" in out
     assert "SOFIE_lin" in (tmp_path / "lin.hxx").read_text()
+    rootmap = next((venv / "lib").glob("python3*/site-packages/ROOT/lib/libSofiePyTorch.rootmap"))
+    assert "[ ../../sofie_pytorch/lib/libSofiePyTorch.so ]" in rootmap.read_text()
+
+
+def test_root_exe_without_the_venv_on_path_embeds_the_installed_environment(venv, tmp_path):
+    """root.exe by its full path and PATH without the environment: the embedded Python
+    finds the environment from the library's own location."""
+    save_linear(venv, tmp_path)
+    macro = tmp_path / "convert.C"
+    macro.write_text(textwrap.dedent("""
+        void convert() {
+           auto model = SOFIE::PyTorch::Parse("lin.pt", {{3, 4}});
+           std::cout << "inputs " << model.GetInputTensorNames().size() << std::endl;
+        }
+    """))
+    root_exe = next((venv / "lib").glob("python3*/site-packages/ROOT/bin/root.exe"))
+    out = run([str(root_exe), "-l", "-b", "-q", str(macro)], tmp_path, PATH="/usr/bin:/bin")
+    assert "inputs 1" in out
+
+
+def test_the_wheel_build_reused_the_make_builds_engine(installed):
+    """The engine was linked once, by make: the wheel's libraries carry the same code."""
+    assert f"SOFIE_ENGINE_REUSED:INTERNAL={MAKE_BUILD / 'lib'}\n" in installed.cmake_cache
+    site = next((installed.venv / "lib").glob("python3*/site-packages"))
+    for lib in ("libSOFIE_core.so", "libSOFIE_parsers.so"):
+        ours, theirs = site / "sofie_pytorch" / "lib" / lib, MAKE_BUILD / "lib" / lib
+        assert text_section(ours) == text_section(theirs), lib
+        runpath = subprocess.run(["readelf", "-d", str(ours)], capture_output=True, text=True,
+                                 check=True).stdout
+        assert str(MAKE_BUILD) not in runpath, runpath  # no path into the build tree
+
+
+def text_section(library: Path) -> bytes:
+    """The machine code of a shared library (objcopy, from binutils, which g++ brings)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = Path(tmp) / "text.bin"
+        subprocess.run(["objcopy", "-O", "binary", "--only-section=.text", str(library),
+                        str(dump)], check=True)
+        return dump.read_bytes()
+
+
+def test_find_package_builds_and_runs_the_compiled_example(venv, tmp_path):
+    """examples/cpp against the installed package, found with SofiePyTorch_DIR from
+    `sofie-pytorch config --cmake-dir`; CMAKE_PREFIX_PATH from `config --prefix` finds the
+    same configuration."""
+    save_linear(venv, tmp_path)
+    env = activated(venv)
+    cmake_dir = run(["sofie-pytorch", "config", "--cmake-dir"], tmp_path, **env).strip()
+    prefix = run(["sofie-pytorch", "config", "--prefix"], tmp_path, **env).strip()
+    assert cmake_dir.startswith(str(venv)) and prefix.startswith(str(venv))
+    build = tmp_path / "build"
+    run(["cmake", "-S", str(REPO / "examples" / "cpp"), "-B", str(build),
+         f"-DSofiePyTorch_DIR={cmake_dir}"], tmp_path, **env)
+    run(["cmake", "--build", str(build)], tmp_path, **env)
+    out = run([str(build / "parse_model"), "lin.pt", str(tmp_path / "lin.hxx"), "2,4"],
+              tmp_path, PATH="/usr/bin:/bin")
+    assert "Fully Specified Tensor name: input\ttype: float\tshape: [2,4]" in out
+    assert "SOFIE_lin" in (tmp_path / "lin.hxx").read_text()
+
+    other = tmp_path / "by-prefix"
+    run(["cmake", "-S", str(REPO / "examples" / "cpp"), "-B", str(other),
+         f"-DCMAKE_PREFIX_PATH={prefix}"], tmp_path, **env)
+    found = (other / "CMakeCache.txt").read_text()
+    assert f"SofiePyTorch_DIR:PATH={cmake_dir}\n" in found
