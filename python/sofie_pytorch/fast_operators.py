@@ -16,7 +16,7 @@ weights laid out as they want them:
 
 The recurrent ones take the attribute ``hidden_size`` and run forward, in layout 0 (time
 first), with a fixed sequence length; the batch size may be chosen at run time
-(bidirectional LSTMs are split into forward ones earlier, in rewrites.py). Anything else
+(bidirectional LSTMs are split into forward ones earlier, in the rewrites package). Anything else
 (reverse or bidirectional GRUs, clipping, other activations, peepholes, sequence lengths;
 grouped, dilated or 3D convolutions) keeps the engine's operator.
 """
