@@ -15,7 +15,7 @@ import onnx
 from onnx import numpy_helper
 
 from . import onnx_export, rewrites, sources, support
-from .specs import InputSpec, make_specs
+from .specs import InputSpec
 
 
 @dataclass
@@ -69,7 +69,7 @@ def trace(source: object, shapes: object, dtypes: object, supported: Iterable[st
     unsupported operators: those are what the report is about."""
     supported = set(supported)
     model = sources.load(source)
-    specs = make_specs(model.input_names, shapes, dtypes)
+    specs = model.specs(shapes, dtypes)
     proto = onnx_export.export(model, specs)
     rewrites.apply(proto, supported)
     return GraphReport(model.name, specs, proto.graph, supported)

@@ -15,7 +15,7 @@ import onnx
 
 from . import control_flow, fast_operators, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
-from .specs import InputSpec, make_specs
+from .specs import InputSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def trace(
     """Load, run and export the model; rewrite and check its graph for SOFIE."""
     supported = set(supported)
     model = sources.load(source)
-    specs = make_specs(model.input_names, shapes, dtypes, model.variadic)
+    specs = model.specs(shapes, dtypes)
     try:
         proto = _graph_for_sofie(model, specs, supported, via_torch_export=False)
     except (TracingError, UnsupportedOperatorError) as first:

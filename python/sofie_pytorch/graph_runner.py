@@ -1,0 +1,113 @@
+"""Running a specialised TorchScript graph node by node, so that torch's tracer records it.
+
+torch's ONNX exporter translates a scripted graph without knowing its tensors' ranks and
+fails on many of torch's own layers ("transpose for tensor of unknown rank"). A graph
+without value-dependent control flow (see specialise.py) can instead be run here, one
+ATen operator at a time, inside the exporter's tracer: the trace then has every shape,
+exactly as for an nn.Module. Branches and loops left in the graph have constant
+conditions and trip counts, and are taken or unrolled as they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+_Env = dict  # torch._C.Value -> its Python value
+
+
+def _operator(node: torch._C.Node) -> Callable[..., object]:
+    """The ATen overload a node calls, taking the node's inputs in schema order."""
+    schema = torch._C.parse_schema(node.schema())
+    namespace, _, name = schema.name.partition("::")
+    packet = getattr(getattr(torch.ops, namespace), name)
+    overload = getattr(packet, schema.overload_name or "default")
+    keyword = [a.name if a.kwarg_only else None for a in schema.arguments]
+
+    def call(*args: object) -> object:
+        positional = [a for a, k in zip(args, keyword) if k is None]
+        named = {k: a for a, k in zip(args, keyword) if k is not None}
+        return overload(*positional, **named)
+
+    return call
+
+
+def _structural(kind: str, node: torch._C.Node, args: list) -> list | None:
+    """The results of TorchScript's own (prim) nodes; None for an ATen call."""
+    if kind == "prim::Constant":
+        return [node.output().toIValue()]
+    if kind == "prim::ListConstruct":
+        return [list(args)]
+    if kind == "prim::TupleConstruct":
+        return [tuple(args)]
+    if kind in ("prim::ListUnpack", "prim::TupleUnpack"):
+        return list(args[0])
+    if kind == "prim::TupleIndex":
+        return [args[0][args[1]]]
+    if kind == "aten::__getitem__" and isinstance(args[0], (list, tuple)):
+        return [args[0][args[1]]]
+    if kind == "prim::NumToTensor":
+        return [torch.scalar_tensor(args[0])]
+    return None
+
+
+class GraphRunner(torch.nn.Module):
+    """forward(*inputs) runs the graph of a (frozen, specialised) ScriptModule."""
+
+    def __init__(self, graph: torch._C.Graph, owner: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        object.__setattr__(self, "_graph", graph)
+        # Attributes are read now, outside the tracer, and detached: weights become
+        # constants of the trace (as the exporter makes them for modules).
+        self._attributes: _Env = {}
+        env: _Env = {next(iter(graph.inputs())): owner._c}
+        for node in graph.findAllNodes("prim::GetAttr"):
+            value = getattr(env[node.input()], node.s("name"))
+            env[node.output()] = value
+            self._attributes[node.output()] = (
+                value.detach() if isinstance(value, torch.Tensor) else value)
+        self._calls: dict[torch._C.Node, Callable[..., object]] = {}
+
+    def forward(self, *inputs: torch.Tensor) -> object:
+        graph = self._graph
+        env: _Env = dict(zip(list(graph.inputs())[1:], inputs))
+        outputs = self._run_block(graph.block(), env)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _run_block(self, block: torch._C.Block, env: _Env) -> list:
+        for node in block.nodes():
+            results = self._run_node(node, env)
+            env.update(zip(node.outputs(), results))
+        return [env[v] for v in block.outputs()]
+
+    def _run_node(self, node: torch._C.Node, env: _Env) -> list:
+        kind = node.kind()
+        args = [env.get(v) for v in node.inputs()]
+        if kind == "prim::GetAttr":
+            return [self._attributes[node.output()]]
+        if kind == "prim::If":
+            branch = list(node.blocks())[0 if args[0] else 1]
+            return self._run_block(branch, dict(env))
+        if kind == "prim::Loop":
+            return self._run_loop(node, args, env)
+        results = _structural(kind, node, args)
+        if results is not None:
+            return results
+        call = self._calls.get(node)
+        if call is None:
+            call = self._calls[node] = _operator(node)
+        result = call(*args)
+        return list(result) if len(list(node.outputs())) > 1 else [result]
+
+    def _run_loop(self, node: torch._C.Node, args: list, env: _Env) -> list:
+        trips, condition, carried = args[0], args[1], args[2:]
+        body = next(iter(node.blocks()))
+        params = list(body.inputs())
+        step = 0
+        while condition and step < trips:
+            scope = dict(env)
+            scope.update(zip(params, [step, *carried]))
+            condition, *carried = self._run_block(body, scope)
+            step += 1
+        return carried
