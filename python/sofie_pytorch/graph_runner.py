@@ -10,6 +10,7 @@ conditions and trip counts, and are taken or unrolled as they run.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 import torch
@@ -17,24 +18,67 @@ import torch
 _Env = dict  # torch._C.Value -> its Python value
 
 
+def _holds_traced_size(value: object) -> bool:
+    """A size the tracer follows (a 0-d tensor from Tensor.size()), or a list holding one."""
+    if isinstance(value, (list, tuple)):
+        return any(isinstance(v, torch.Tensor) for v in value)
+    return isinstance(value, torch.Tensor)
+
+
 def _operator(node: torch._C.Node) -> Callable[..., object]:
-    """The ATen overload a node calls, taking the node's inputs in schema order."""
+    """The ATen overload a node calls, taking the node's inputs in schema order.
+
+    Sizes the tracer follows must reach the operator through torch's Python API (its
+    argument parser records them); torch.ops would turn them into constants. So an
+    operator given such a size in a non-tensor argument is called as a Tensor method or
+    torch function instead.
+    """
     schema = torch._C.parse_schema(node.schema())
     namespace, _, name = schema.name.partition("::")
     packet = getattr(getattr(torch.ops, namespace), name)
     overload = getattr(packet, schema.overload_name or "default")
     keyword = [a.name if a.kwarg_only else None for a in schema.arguments]
+    sizes = [i for i, a in enumerate(schema.arguments) if "Tensor" not in str(a.type)]
+    python_api = getattr(torch.Tensor, name, None) or getattr(torch, name, None)
 
     def call(*args: object) -> object:
         positional = [a for a, k in zip(args, keyword) if k is None]
         named = {k: a for a, k in zip(args, keyword) if k is not None}
+        if python_api is not None and any(_holds_traced_size(args[i]) for i in sizes
+                                          if i < len(args)):
+            return python_api(*positional, **named)
         return overload(*positional, **named)
 
     return call
 
 
+# Arithmetic and comparisons on ints, floats and lists (sizes and shape lists): done in
+# Python, so that a size the tracer follows (a batch size chosen at run time) stays traced.
+_PYTHON = {
+    "aten::add": operator.add, "aten::sub": operator.sub, "aten::mul": operator.mul,
+    "aten::floordiv": operator.floordiv, "aten::div": operator.truediv,
+    "aten::remainder": operator.mod, "aten::neg": operator.neg, "aten::eq": operator.eq,
+    "aten::ne": operator.ne, "aten::lt": operator.lt, "aten::le": operator.le,
+    "aten::gt": operator.gt, "aten::ge": operator.ge, "aten::__not__": operator.not_,
+    "aten::len": len, "aten::__getitem__": operator.getitem, "prim::min": min, "prim::max": max,
+    "aten::Int": int, "aten::Float": float,
+}
+
+
+def _on_scalars(node: torch._C.Node) -> bool:
+    """Whether every input of node is a number, a bool or a list (no tensor)."""
+    return all("Tensor" not in str(v.type()) for v in node.inputs())
+
+
 def _structural(kind: str, node: torch._C.Node, args: list) -> list | None:
-    """The results of TorchScript's own (prim) nodes; None for an ATen call."""
+    """The results of TorchScript's own (prim) nodes and of arithmetic on sizes; None for
+    an ATen call on tensors."""
+    if kind == "aten::size":  # the tensor method: the tracer follows the sizes it returns
+        return [args[0].size(*args[1:])]
+    if kind in _PYTHON and _on_scalars(node):
+        return [_PYTHON[kind](*args)]
+    if kind in ("prim::unchecked_cast", "aten::detach"):
+        return [args[0]]
     if kind == "prim::Constant":
         return [node.output().toIValue()]
     if kind == "prim::ListConstruct":
@@ -44,8 +88,6 @@ def _structural(kind: str, node: torch._C.Node, args: list) -> list | None:
     if kind in ("prim::ListUnpack", "prim::TupleUnpack"):
         return list(args[0])
     if kind == "prim::TupleIndex":
-        return [args[0][args[1]]]
-    if kind == "aten::__getitem__" and isinstance(args[0], (list, tuple)):
         return [args[0][args[1]]]
     if kind == "prim::NumToTensor":
         return [torch.scalar_tensor(args[0])]

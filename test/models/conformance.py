@@ -47,9 +47,12 @@ def save(name: str, directory: Path) -> tuple[Path | torch.nn.Module, list[torch
     path: Path | torch.nn.Module = module
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if case.source == "torchscript":
+        if case.source in ("torchscript", "script"):
+            # torch.jit.trace (the default) or torch.jit.script, as TMVA saves models
             path = directory / f"{name}.pt"
-            torch.jit.save(torch.jit.trace(module, tuple(inputs), check_trace=False), str(path))
+            ts = (torch.jit.script(module) if case.source == "script"
+                  else torch.jit.trace(module, tuple(inputs), check_trace=False))
+            torch.jit.save(ts, str(path))
         elif case.source == "pt2":
             path = directory / f"{name}.pt2"
             torch.export.save(torch.export.export(module, tuple(inputs)), str(path))

@@ -6,7 +6,8 @@ Rewrites run before the support check, so a model fails only for what cannot be
 expressed. Importing a family module registers its rewrites.
 """
 
-from . import activations, indexing, recurrent, resampling, shapes  # noqa: F401 - registers
+from . import (  # noqa: F401 - importing a family registers its rewrites
+    activations, dense, indexing, padding, recurrent, reductions, resampling, shapes)
 from .registry import Context, apply, attr, rewrite
 
 __all__ = ["Context", "apply", "attr", "rewrite"]

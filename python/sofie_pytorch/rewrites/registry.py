@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..support import operator_label
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,13 @@ class Context:
                                           for d in dims]
         self._counter = 0
 
+    def producer(self, name: str) -> onnx.NodeProto | None:
+        """The node that computes a tensor, None for inputs and initializers."""
+        for node in self._graph.node:
+            if name in node.output:
+                return node
+        return None
+
     def static_shape(self, name: str) -> list[int] | None:
         """The shape of a tensor when every dimension is a known number."""
         shape = self.shapes.get(name)
@@ -67,7 +76,8 @@ _REWRITES: dict[str, Rewrite] = {}
 
 
 def rewrite(op_type: str) -> Callable[[Rewrite], Rewrite]:
-    """Register a rewrite for one ONNX operator type."""
+    """Register a rewrite for one ONNX operator type, or for one torch operator that the
+    exporter kept as an ATen node (``aten::bilinear``)."""
 
     def register(fn: Rewrite) -> Rewrite:
         _REWRITES[op_type] = fn
@@ -83,16 +93,20 @@ def attr(node: onnx.NodeProto, name: str, default: object) -> object:
     return default
 
 
+def _key(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in ("", "ai.onnx") else operator_label(node)
+
+
 def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
     """Apply every registered rewrite that fits, in place; return how many applied."""
     del supported  # rewrites decide by pattern; kept for a stable signature
-    if not any(n.op_type in _REWRITES for n in model.graph.node):
+    if not any(_key(n) in _REWRITES for n in model.graph.node):
         return 0
     ctx = Context(model)
     nodes: list[onnx.NodeProto] = []
     count = 0
     for node in model.graph.node:
-        fn = _REWRITES.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+        fn = _REWRITES.get(_key(node))
         replacement = fn(node, ctx) if fn else None
         if replacement is None:
             nodes.append(node)
@@ -101,5 +115,21 @@ def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
         count += 1
         log.debug("rewrote %s (%s) into %d node(s)", node.name, node.op_type, len(replacement))
     del model.graph.node[:]
-    model.graph.node.extend(nodes)
+    model.graph.node.extend(_live(nodes, {o.name for o in model.graph.output}))
     return count
+
+
+def _live(nodes: list[onnx.NodeProto], outputs: set[str]) -> list[onnx.NodeProto]:
+    """The nodes whose results are used: a rewrite can leave the computation of an input it
+    no longer reads (Resize's sizes) behind, which the engine would still have to take."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(nodes):
+        if any(o in needed for o in node.output) or _has_subgraph(node):
+            kept.append(node)
+            needed.update(node.input)
+    return kept[::-1]
+
+
+def _has_subgraph(node: onnx.NodeProto) -> bool:
+    return any(a.HasField("g") or len(a.graphs) for a in node.attribute)
