@@ -86,7 +86,91 @@ def compile_and_run(
     run = subprocess.run(["./driver"], cwd=directory, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         raise RuntimeError(f"the generated code of {name} failed:\n{run.stderr[-3000:]}")
-    data = (directory / "outputs.bin").read_bytes()
+    return _read_outputs(directory / "outputs.bin")
+
+
+_MANY = r"""
+@INCLUDES@
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <tuple>
+#include <vector>
+template <typename T> std::vector<T> Read(const std::string &file) {
+   std::ifstream in(file, std::ios::binary);
+   in.seekg(0, std::ios::end);
+   std::vector<T> v(size_t(in.tellg()) / sizeof(T));
+   in.seekg(0);
+   in.read(reinterpret_cast<char *>(v.data()), v.size() * sizeof(T));
+   return v;
+}
+template <typename T> void Put(std::ofstream &out, const std::vector<T> &v) {
+   std::uint64_t n = v.size();
+   out.write(reinterpret_cast<const char *>(&n), sizeof n);
+   for (size_t i = 0; i < v.size(); ++i) {
+      double d = v[i];
+      out.write(reinterpret_cast<const char *>(&d), sizeof d);
+   }
+}
+template <typename T> void Put(std::ofstream &out, const std::vector<std::vector<T>> &vs) {
+   for (const auto &v : vs) Put(out, v);
+}
+template <typename... Ts> void Put(std::ofstream &out, const std::tuple<Ts...> &t) {
+   std::apply([&out](const auto &...v) { (Put(out, v), ...); }, t);
+}
+int main(int argc, char **argv) {
+   const std::string which = argc > 1 ? argv[1] : "";
+@RUNS@
+   return 0;
+}
+"""
+
+
+def compile_and_run_many(directory: Path, models: dict[str, list[np.ndarray]]
+                         ) -> dict[str, list[np.ndarray] | str]:
+    """Compile the generated code of several models (directory/NAME.hxx, namespace
+    SOFIE_NAME) into one program, run each model in its own process, and return its
+    outputs, or the error text. One compiler run instead of one per model: most of a
+    compile is the standard headers. A failing compile falls back to one per model."""
+    runs = []
+    for name, inputs in models.items():
+        lines = [f'   if (which == "{name}") {{', f'      std::ofstream out("{name}.out.bin", '
+                 f'std::ios::binary);']
+        args = []
+        for i, x in enumerate(inputs):
+            np.ascontiguousarray(x).tofile(directory / f"{name}.in{i}.bin")
+            lines.append(f'      auto in{i} = Read<{_CXX_TYPES[x.dtype]}>("{name}.in{i}.bin");')
+            args.append(f"in{i}.data()")
+        lines += [f'      SOFIE_{name}::Session session("{name}.dat");',
+                  f"      Put(out, session.infer({', '.join(args)}));", "   }"]
+        runs.append("\n".join(lines))
+    includes = "\n".join(f'#include "{name}.hxx"' for name in models)
+    (directory / "many.cxx").write_text(_MANY.replace("@INCLUDES@", includes)
+                                        .replace("@RUNS@", "\n".join(runs)))
+    build = subprocess.run(["g++", "-std=c++17", "-O0", "many.cxx", "-o", "many", "-lopenblas"],
+                           cwd=directory, capture_output=True, text=True, timeout=1200)
+    if build.returncode != 0:
+        if len(models) == 1:
+            return {name: f"the generated code does not compile:\n{build.stderr[-2000:]}"
+                    for name in models}
+        results: dict[str, list[np.ndarray] | str] = {}
+        for name, inputs in models.items():
+            results.update(compile_and_run_many(directory, {name: inputs}))
+        return results
+    results = {}
+    for name in models:
+        run = subprocess.run(["./many", name], cwd=directory, capture_output=True, text=True,
+                             timeout=600)
+        if run.returncode != 0:
+            results[name] = f"the generated code failed:\n{run.stderr[-2000:]}"
+        else:
+            results[name] = _read_outputs(directory / f"{name}.out.bin")
+    return results
+
+
+def _read_outputs(path: Path) -> list[np.ndarray]:
+    data = path.read_bytes()
     outputs, offset = [], 0
     while offset < len(data):
         n = int(np.frombuffer(data, np.uint64, 1, offset)[0])

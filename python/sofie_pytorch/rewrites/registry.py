@@ -102,6 +102,9 @@ def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
     del supported  # rewrites decide by pattern; kept for a stable signature
     if not any(_key(n) in _REWRITES for n in model.graph.node):
         return 0
+    from .folding import fold  # folding builds on this module's Context
+
+    fold(model)  # the constants rewrites read (pads, sizes) may still be computations
     ctx = Context(model)
     nodes: list[onnx.NodeProto] = []
     count = 0
