@@ -16,8 +16,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test" / "models"))
 
-from conformance import ATOL, RTOL, run  # noqa: E402
+from conformance import ATOL, RTOL, run, run_layers  # noqa: E402
 from coverage import CASES  # noqa: E402
+from layers import FORMATS, LAYERS  # noqa: E402
+
+FORMAT_TITLES = {"script": "TorchScript (scripted .pt)", "module": "nn.Module", "pt2": ".pt2"}
 
 FAMILIES = {
     "dense": "Dense layers and tensor manipulation",
@@ -32,6 +35,44 @@ FAMILIES = {
     "embedding": "Embedding and indexing",
     "graph": "Graph shapes",
 }
+
+
+def _reason(error: str) -> str:
+    """The first line of an error, without the engine's overload listing."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("void SOFIE", "TypeError: takes"))]
+    return (useful or lines or ["failed"])[-1 if "runtime_error" in error else 0][:200]
+
+
+def _format_matrix() -> list[str]:
+    """Every layer of test/models/layers.py in every format (test_layer_formats.py)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes = run_layers(Path(tmp), FORMATS)
+    converted = sum(o.ok for o in outcomes.values())
+    everywhere = sum(all(outcomes[(n, f)].ok for f in FORMATS) for n in LAYERS)
+    lines = [
+        "## Every layer in every format",
+        "",
+        "Generated from `test/models/layers.py` (tested by `test/python/test_layer_formats.py`):",
+        "each torch.nn layer class a physicist's model plausibly uses (and the functional forms",
+        "without a class), saved as a scripted TorchScript file, given as the nn.Module, and",
+        "saved as a torch.export `.pt2`; converted, compiled, run and compared with Torch.",
+        "",
+        f"**{converted} of {len(outcomes)} (layer, format) pairs convert and match Torch; "
+        f"{everywhere} of {len(LAYERS)} layers convert from all three formats.**",
+        "",
+        "| layer | PyTorch | " + " | ".join(FORMAT_TITLES[f] for f in FORMATS) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in FORMATS) + " |",
+    ]
+    for name, layer in LAYERS.items():
+        cells = []
+        for fmt in FORMATS:
+            outcome = outcomes[(name, fmt)]
+            cells.append("converts and matches" if outcome.ok
+                         else f"**no**: {_reason(outcome.error)}".replace("|", "\\|"))
+        lines.append(f"| `{name}` | {layer.covers} | " + " | ".join(cells) + " |")
+        print(f"{name}: {[outcomes[(name, f)].ok for f in FORMATS]}", flush=True)
+    return [*lines, ""]
 
 
 def main(argv: list[str]) -> int:
@@ -68,6 +109,7 @@ def main(argv: list[str]) -> int:
         if rows.get(family):
             lines += [f"## {title}", "", "| case | PyTorch | SOFIE operators | converts |",
                       "| --- | --- | --- | --- |", *rows[family], ""]
+    lines += _format_matrix()
     lines += [
         "## Not supported",
         "",

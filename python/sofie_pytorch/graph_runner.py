@@ -14,6 +14,7 @@ import operator
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 _Env = dict  # torch._C.Value -> its Python value
 
@@ -65,6 +66,40 @@ _PYTHON = {
 }
 
 
+def _append(items: list, item: object) -> list:
+    items.append(item)
+    return items
+
+
+def _rnn_cell(activation: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def cell(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
+             b_ih: torch.Tensor | None = None, b_hh: torch.Tensor | None = None) -> torch.Tensor:
+        return activation(F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh))
+    return cell
+
+
+def _gru_cell(x: torch.Tensor, h: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor,
+              b_ih: torch.Tensor | None = None, b_hh: torch.Tensor | None = None) -> torch.Tensor:
+    r_i, z_i, n_i = F.linear(x, w_ih, b_ih).chunk(3, -1)
+    r_h, z_h, n_h = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r, z = torch.sigmoid(r_i + r_h), torch.sigmoid(z_i + z_h)
+    n = torch.tanh(n_i + r * n_h)
+    return n + z * (h - n)
+
+
+# ATen operators without an ONNX form that scripted code calls where traced code has their
+# parts (the cells of nn.RNNCell and nn.GRUCell): written out with operators that have one.
+_DECOMPOSED: dict[str, Callable[..., object]] = {
+    "aten::rnn_tanh_cell": _rnn_cell(torch.tanh),
+    "aten::rnn_relu_cell": _rnn_cell(torch.relu),
+    "aten::gru_cell": _gru_cell,
+}
+
+
+# torch operators (as ONNX export labels them) the runner writes out itself.
+DECOMPOSED = frozenset(_DECOMPOSED)
+
+
 def _on_scalars(node: torch._C.Node) -> bool:
     """Whether every input of node is a number, a bool or a list (no tensor)."""
     return all("Tensor" not in str(v.type()) for v in node.inputs())
@@ -77,6 +112,10 @@ def _structural(kind: str, node: torch._C.Node, args: list) -> list | None:
         return [args[0].size(*args[1:])]
     if kind in _PYTHON and _on_scalars(node):
         return [_PYTHON[kind](*args)]
+    if kind == "aten::append":  # mutates the list, as TorchScript does
+        return [_append(*args)]
+    if kind in _DECOMPOSED:
+        return [_DECOMPOSED[kind](*args)]
     if kind in ("prim::unchecked_cast", "aten::detach"):
         return [args[0]]
     if kind == "prim::Constant":

@@ -20,10 +20,11 @@ import torch
 
 from .control_flow import ADVICE, CONTROL_FLOW, TRACER_BOOL_WARNING
 from .errors import InputSpecError, TracingError
-from .graph_runner import GraphRunner
+from .graph_runner import DECOMPOSED, GraphRunner
 from .sources import LoadedModel
 from .specialise import specialise
 from .specs import InputSpec
+from .support import operator_label
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,10 @@ def _scripted(model: LoadedModel, inputs: tuple[torch.Tensor, ...],
     if len(specs) == len(model.input_names):
         try:
             data, _ = _to_onnx(model.module, inputs, specs, n_outputs)
-            if not any(n.op_type in CONTROL_FLOW for n in onnx.load_from_string(data).graph.node):
+            nodes = onnx.load_from_string(data).graph.node
+            # Control flow left, or a torch operator the GraphRunner writes out: specialise.
+            if not any(n.op_type in CONTROL_FLOW or operator_label(n) in DECOMPOSED
+                       for n in nodes):
                 return data
         except TracingError as exc:
             first = exc
@@ -185,7 +189,7 @@ def _scripted(model: LoadedModel, inputs: tuple[torch.Tensor, ...],
         raise
     except InputSpecError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the exporter's own failure is the one to report
+    except Exception as exc:
         if first is not None:
             raise first from exc
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc

@@ -186,7 +186,11 @@ def specialise(module: torch.jit.ScriptModule, example_sets: Sequence[Sequence[t
     example_sets: one or more sets of example inputs (several when some sizes are chosen
     at run time: a value that differs between them is not a constant).
     """
-    frozen = torch.jit.freeze(module.eval())
+    was_training = module.training
+    try:
+        frozen = torch.jit.freeze(module.eval())  # freezing needs eval mode
+    finally:
+        module.train(was_training)  # the caller's module is left as it was
     graph = frozen.graph
     torch._C._jit_pass_inline(graph)
     _pin_environment(graph)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from compiled import compile_and_run
+from compiled import compile_and_run, compile_and_run_many
 from coverage import CASES
+from layers import LAYERS, Layer
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 in another summation order than Torch's
 
@@ -62,6 +63,17 @@ def save(name: str, directory: Path) -> tuple[Path | torch.nn.Module, list[torch
     return path, inputs, [o.detach().numpy() for o in outs]
 
 
+def check(outcome: Outcome, expected_failure: tuple[str, str] | None, what: str) -> None:
+    """Assert a case's outcome: it converts and matches, or fails with the stated error."""
+    if expected_failure is None:
+        assert outcome.ok, outcome.error
+        assert outcome.max_abs_error is not None
+    else:
+        kind, text = expected_failure
+        assert not outcome.ok, f"{what} now converts: remove its expected failure"
+        assert outcome.error.startswith(kind) and text in outcome.error, outcome.error
+
+
 def compare(got: list[np.ndarray], want: list[np.ndarray]) -> float:
     """Largest absolute error; raises AssertionError beyond the tolerance."""
     assert len(got) == len(want), f"{len(got)} outputs, Torch has {len(want)}"
@@ -109,7 +121,7 @@ def run(name: str, directory: Path) -> Outcome:
     return outcome
 
 
-def _layer_inputs(layer: "Layer") -> list[torch.Tensor]:
+def _layer_inputs(layer: Layer) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     inputs = []
     for i, shape in enumerate(layer.shapes):
@@ -123,8 +135,6 @@ def _save_layer(name: str, fmt: str, directory: Path) -> tuple[object, list[torc
                                                              list[np.ndarray]]:
     """The layer as format fmt gives it to the converter (a file, or the module), its
     inputs and Torch's outputs."""
-    from layers import LAYERS
-
     torch.manual_seed(1234)
     layer = LAYERS[name]
     module = layer.build().eval()
@@ -151,8 +161,6 @@ def run_layers(directory: Path, formats: tuple[str, ...]) -> dict[tuple[str, str
     """Every layer of test/models/layers.py in every format: converted, the generated code of
     a format compiled in one program, run and compared with Torch."""
     import sofie_pytorch
-    from compiled import compile_and_run_many
-    from layers import LAYERS
 
     outcomes: dict[tuple[str, str], Outcome] = {}
     for fmt in formats:
@@ -168,8 +176,10 @@ def run_layers(directory: Path, formats: tuple[str, ...]) -> dict[tuple[str, str
                 pending[result.name] = (name, inputs, expected)
             except Exception as exc:  # noqa: BLE001 - every failure is a finding to report
                 outcome.error = f"{type(exc).__name__}: {exc}"
+        # -O0: the models are tiny; the compile of the one program is what takes time.
         ran = compile_and_run_many(folder, {code: [x.numpy() for x in inputs]
-                                            for code, (_, inputs, _) in pending.items()})
+                                            for code, (_, inputs, _) in pending.items()},
+                                   flags=("-O0",))
         for code, (name, _, expected) in pending.items():
             outcome = outcomes[(name, fmt)]
             got = ran[code]

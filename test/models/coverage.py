@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from layers import First
 from torch import nn
 
 Shapes = tuple[tuple[int, ...], ...]
@@ -377,17 +378,6 @@ class CausalEncoder(nn.Module):
         return self.layer(x, src_mask=mask)
 
 
-class Outputs0(nn.Module):
-    """A recurrent layer's output sequence."""
-
-    def __init__(self, layer: nn.Module) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x)[0]
-
-
 class ArgExtremes(nn.Module):
     """argmax and argmin (int64 outputs) next to a float output."""
 
@@ -465,13 +455,13 @@ scripted("conv_circular_scripted", "convolution", "nn.Conv1d(padding_mode='circu
          lambda: nn.Conv1d(2, 3, 3, padding=1, padding_mode="circular"), ((2, 7),))
 scripted("bilinear_scripted", "dense", "nn.Bilinear", Bilinear2, ((4,), (3,)))
 scripted("rnn_tanh_scripted", "recurrent", "nn.RNN(batch_first=True)",
-         lambda: Outputs0(nn.RNN(4, 5, batch_first=True)), ((6, 4),))
+         lambda: First(nn.RNN(4, 5, batch_first=True)), ((6, 4),))
 scripted("rnn_relu_two_layers_scripted", "recurrent", "nn.RNN(nonlinearity='relu', num_layers=2)",
-         lambda: Outputs0(nn.RNN(4, 5, num_layers=2, nonlinearity="relu", batch_first=True)),
+         lambda: First(nn.RNN(4, 5, num_layers=2, nonlinearity="relu", batch_first=True)),
          ((6, 4),))
 scripted("rnn_bidirectional_scripted", "recurrent", "nn.RNN(bidirectional=True)",
-         lambda: Outputs0(nn.RNN(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
+         lambda: First(nn.RNN(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
 scripted("gru_bidirectional_scripted", "recurrent", "nn.GRU(bidirectional=True)",
-         lambda: Outputs0(nn.GRU(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
+         lambda: First(nn.GRU(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
 scripted("lstm_scripted", "recurrent", "nn.LSTM",
-         lambda: Outputs0(nn.LSTM(4, 5, batch_first=True)), ((6, 4),))
+         lambda: First(nn.LSTM(4, 5, batch_first=True)), ((6, 4),))

@@ -9,7 +9,7 @@ test until the entry is removed.
 from __future__ import annotations
 
 import pytest
-from conformance import run_layers
+from conformance import check, run_layers
 from layers import FORMATS, LAYERS
 
 
@@ -21,12 +21,4 @@ def outcomes(tmp_path_factory):
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_in_format(outcomes, name, fmt):
-    outcome = outcomes[(name, fmt)]
-    reason = LAYERS[name].reasons.get(fmt)
-    if reason is None:
-        assert outcome.ok, outcome.error
-        assert outcome.max_abs_error is not None
-    else:
-        kind, text = reason
-        assert not outcome.ok, f"{name} now converts from {fmt}: remove its reason"
-        assert outcome.error.startswith(kind) and text in outcome.error, outcome.error
+    check(outcomes[(name, fmt)], LAYERS[name].reasons.get(fmt), f"{name} from {fmt}")

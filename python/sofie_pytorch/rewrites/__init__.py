@@ -7,7 +7,18 @@ expressed. Importing a family module registers its rewrites.
 """
 
 from . import (  # noqa: F401 - importing a family registers its rewrites
-    activations, dense, fusion, indexing, padding, recurrent, reductions, resampling, shapes)
+    activations,
+    dense,
+    fusion,
+    indexing,
+    normalization,
+    padding,
+    rearrange,
+    recurrent,
+    reductions,
+    resampling,
+    shapes,
+)
 from .registry import Context, apply, attr, rewrite
 
 __all__ = ["Context", "apply", "attr", "rewrite"]

@@ -40,8 +40,19 @@ def _evaluate(node: onnx.NodeProto, values: list[np.ndarray | None]) -> list[np.
         return None
 
 
-def fold(model: onnx.ModelProto) -> int:
-    """Replace, in place, every node computable from constants by initializers."""
+def fold(model: onnx.ModelProto, rounds: int = 4) -> int:
+    """Replace, in place, every node computable from constants by initializers. Each round
+    gives shape inference new constants (pads, sizes), hence new static shapes to fold."""
+    total = 0
+    for _ in range(rounds):
+        folded = _fold_once(model)
+        total += folded
+        if not folded:
+            break
+    return total
+
+
+def _fold_once(model: onnx.ModelProto) -> int:
     ctx = Context(model)
     graph = model.graph
     kept: list[onnx.NodeProto] = []

@@ -1,4 +1,4 @@
-"""Indexing SOFIE lacks: GatherElements as one Gather from the flattened tensor."""
+"""Indexing SOFIE lacks: GatherElements (one Gather from the flattened tensor), OneHot."""
 
 from __future__ import annotations
 
@@ -37,3 +37,27 @@ def _gather_elements(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto]
     ]
 
 
+
+
+@rewrite("OneHot")
+def _one_hot(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # F.one_hot: (indices[..., None] == arange(depth)) as the values' type (0 and 1)
+    depth, values = (ctx.constants.get(name) for name in node.input[1:3])
+    rank = len(ctx.shapes.get(node.input[0], []))
+    if depth is None or values is None or list(values.reshape(-1)) != [0, 1] or rank == 0:
+        return None
+    axis = int(attr(node, "axis", -1))  # type: ignore[call-overload]
+    if axis not in (-1, rank):
+        return None
+    n = node.name
+    column, equal = ctx.fresh(node.output[0]), ctx.fresh(node.output[0])
+    classes = np.arange(int(depth.reshape(-1)[0]), dtype=np.int64)
+    element = helper.np_dtype_to_tensor_dtype(values.dtype)
+    return [
+        helper.make_node("Unsqueeze", [node.input[0], ctx.constant(np.array([rank], np.int64),
+                                                                   "axes")],
+                         [column], name=f"{n}/Column"),
+        helper.make_node("Equal", [column, ctx.constant(classes, "classes")], [equal],
+                         name=f"{n}/Equal"),
+        helper.make_node("Cast", [equal], list(node.output), to=element, name=f"{n}/Cast"),
+    ]

@@ -10,7 +10,6 @@ from onnx import helper
 from ..errors import UnsupportedOperatorError
 from .registry import Context, attr, rewrite
 
-
 # Per cell: how many inputs the ONNX node has, which of them are initial states, and how
 # many outputs (Y then the final states).
 _CELLS = {"LSTM": (8, (5, 6), 3), "GRU": (6, (5,), 2), "RNN": (6, (5,), 2)}

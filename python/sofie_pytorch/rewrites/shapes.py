@@ -70,3 +70,21 @@ for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "
     rewrite(_op)(_reduce_to_scalar)
 
 
+
+
+@rewrite("If")
+def _if_constant(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # torch's exporter emits If for shape checks it cannot decide (squeeze of a dimension
+    # of unknown size); with the shapes known its condition is a constant: the branch taken
+    # replaces it (its results renamed by Identity nodes).
+    condition = ctx.constants.get(node.input[0])
+    if condition is None or condition.size != 1:
+        return None
+    branch = attr(node, "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch", None)
+    if not isinstance(branch, onnx.GraphProto) or branch.initializer:
+        return None
+    nodes = list(branch.node)
+    for inner, outer in zip(branch.output, node.output):
+        nodes.append(helper.make_node("Identity", [inner.name], [outer],
+                                      name=f"{node.name}/{outer}"))
+    return nodes
