@@ -160,7 +160,9 @@ LAYERS: dict[str, Layer] = {
                              X3),
     "ConvTranspose2d": Layer("nn.ConvTranspose2d", lambda: nn.ConvTranspose2d(3, 2, 3, stride=2),
                              X4),
-    "ConvTranspose3d": Layer("nn.ConvTranspose3d", lambda: nn.ConvTranspose3d(2, 2, 3), X5),
+    "ConvTranspose3d": Layer("nn.ConvTranspose3d", lambda: nn.ConvTranspose3d(2, 2, 3), X5,
+                             reasons=dict.fromkeys(FORMATS, (
+                                 "TypeError", "SOFIE 3D Conv Transpose not yet supported"))),
     "Unfold": Layer("nn.Unfold / F.unfold", lambda: nn.Unfold(3), X4),
     "Fold": Layer("nn.Fold / F.fold", lambda: nn.Fold((4, 4), 2), ((2, 12, 9),)),
     # Pooling
@@ -219,7 +221,10 @@ LAYERS: dict[str, Layer] = {
     # Embedding
     "Embedding": Layer("nn.Embedding / F.embedding", lambda: nn.Embedding(10, 4), ((2, 5),),
                        dtypes=("int64",)),
-    "EmbeddingBag": Layer("nn.EmbeddingBag(mode='mean')", _bag, ((2, 5),), dtypes=("int64",)),
+    # torch's exporter writes the bags as a Loop over the offsets, whose count is a value.
+    "EmbeddingBag": Layer("nn.EmbeddingBag(mode='mean')", _bag, ((2, 5),), dtypes=("int64",),
+                          reasons=dict.fromkeys(FORMATS, (
+                              "TracingError", "data-dependent control flow (Loop"))),
     # Vision
     "PixelShuffle": Layer("nn.PixelShuffle / F.pixel_shuffle", lambda: nn.PixelShuffle(2),
                           ((2, 8, 3, 3),)),
