@@ -49,9 +49,20 @@ def test_convolutions_run_on_our_operator(name, tmp_path):
     assert fast_operators.CONV_OP in outcome.onnx_ops and "Conv" not in outcome.onnx_ops
 
 
+# Reverse and bidirectional layers are split into forward ones (rewrites/recurrent.py),
+# which run on our operators; plain RNN layers have one of their own.
 @pytest.mark.parametrize(("name", "engine_op", "ours"), [
-    # Our recurrent operators run forward only; the engine's bidirectional GRU is right.
     ("gru_bidirectional_two_layers", "GRU", fast_operators.GRU_OP),
+    ("rnn_bidirectional_scripted_batch3", "RNN", fast_operators.RNN_OP),
+    ("rnn_relu_two_layers_scripted", "RNN", fast_operators.RNN_OP),
+])
+def test_recurrent_layers_run_on_our_operators(name, engine_op, ours, tmp_path):
+    outcome = run(name, tmp_path)
+    assert outcome.ok, outcome.error
+    assert ours in outcome.onnx_ops and engine_op not in outcome.onnx_ops
+
+
+@pytest.mark.parametrize(("name", "engine_op", "ours"), [
     ("conv2d_groups", "Conv", fast_operators.CONV_OP),
     ("conv2d_depthwise", "Conv", fast_operators.CONV_OP),
     ("conv1d_dilation_nobias", "Conv", fast_operators.CONV_OP),
