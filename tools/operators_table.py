@@ -16,8 +16,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test" / "models"))
 
-from conformance import ATOL, RTOL, run  # noqa: E402
+from conformance import ATOL, RTOL, run, run_layers  # noqa: E402
 from coverage import CASES  # noqa: E402
+from layers import FORMATS, LAYERS  # noqa: E402
+
+FORMAT_TITLES = {"script": "TorchScript (scripted .pt)", "module": "nn.Module", "pt2": ".pt2"}
 
 FAMILIES = {
     "dense": "Dense layers and tensor manipulation",
@@ -32,6 +35,44 @@ FAMILIES = {
     "embedding": "Embedding and indexing",
     "graph": "Graph shapes",
 }
+
+
+def _reason(error: str) -> str:
+    """The first line of an error, without the engine's overload listing."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("void SOFIE", "TypeError: takes"))]
+    return (useful or lines or ["failed"])[-1 if "runtime_error" in error else 0][:200]
+
+
+def _format_matrix() -> list[str]:
+    """Every layer of test/models/layers.py in every format (test_layer_formats.py)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        outcomes = run_layers(Path(tmp), FORMATS)
+    converted = sum(o.ok for o in outcomes.values())
+    everywhere = sum(all(outcomes[(n, f)].ok for f in FORMATS) for n in LAYERS)
+    lines = [
+        "## Every layer in every format",
+        "",
+        "Generated from `test/models/layers.py` (tested by `test/python/test_layer_formats.py`):",
+        "each torch.nn layer class a physicist's model plausibly uses (and the functional forms",
+        "without a class), saved as a scripted TorchScript file, given as the nn.Module, and",
+        "saved as a torch.export `.pt2`; converted, compiled, run and compared with Torch.",
+        "",
+        f"**{converted} of {len(outcomes)} (layer, format) pairs convert and match Torch; "
+        f"{everywhere} of {len(LAYERS)} layers convert from all three formats.**",
+        "",
+        "| layer | PyTorch | " + " | ".join(FORMAT_TITLES[f] for f in FORMATS) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in FORMATS) + " |",
+    ]
+    for name, layer in LAYERS.items():
+        cells = []
+        for fmt in FORMATS:
+            outcome = outcomes[(name, fmt)]
+            cells.append("converts and matches" if outcome.ok
+                         else f"**no**: {_reason(outcome.error)}".replace("|", "\\|"))
+        lines.append(f"| `{name}` | {layer.covers} | " + " | ".join(cells) + " |")
+        print(f"{name}: {[outcomes[(name, f)].ok for f in FORMATS]}", flush=True)
+    return [*lines, ""]
 
 
 def main(argv: list[str]) -> int:
@@ -58,8 +99,10 @@ def main(argv: list[str]) -> int:
         "small model saved as TorchScript, converted, compiled with g++ against OpenBLAS, run,",
         f"and compared with Torch (rtol {RTOL:g}, atol {ATOL:g}). The SOFIE column lists the",
         "ONNX operators the model became (after this project's rewrites), which the engine",
-        "turns into code; `SofiePyTorchLSTM`, `SofiePyTorchGRU` and `SofiePyTorchConv` are the",
-        "project's own faster operators (src/operators/), registered with the engine.",
+        "turns into code; `SofiePyTorchRNN`, `SofiePyTorchLSTM`, `SofiePyTorchGRU` and",
+        "`SofiePyTorchConv` are the project's own operators (src/operators/), registered with",
+        "the engine. Cases marked scripted are saved with torch.jit.script (what TMVA writes);",
+        "the others with torch.jit.trace, torch.export or given as the nn.Module.",
         "",
         f"**{converted} of {len(CASES)} cases convert and match Torch.**",
         "",
@@ -68,6 +111,7 @@ def main(argv: list[str]) -> int:
         if rows.get(family):
             lines += [f"## {title}", "", "| case | PyTorch | SOFIE operators | converts |",
                       "| --- | --- | --- | --- |", *rows[family], ""]
+    lines += _format_matrix()
     lines += [
         "## Not supported",
         "",
@@ -75,9 +119,9 @@ def main(argv: list[str]) -> int:
         "  reject type 11); the error says to convert the model with `model.float()`.",
         "- Control flow on tensor values (`if x.sum() > 0` in forward): refused with advice,",
         "  because SOFIE generates straight-line code.",
-        "- Operators torch's ONNX exporter has no form for (for example `aten::bilinear`,",
-        "  `aten::erfinv`, FFTs) or that SOFIE lacks (`Resize`, `GatherElements`): the error",
-        "  lists every one with the modules it sits in.",
+        "- Operators torch's ONNX exporter has no form for and that no rewrite decomposes (for",
+        "  example `aten::erfinv`, FFTs, cumulative operators): the error lists every one with",
+        "  the modules it sits in.",
         "",
     ]
     target.write_text("\n".join(lines))

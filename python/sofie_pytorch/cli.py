@@ -279,13 +279,12 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
 
     from . import sources
     from .reader import Reader
-    from .specs import make_specs
 
     shapes, dtypes = _shapes_and_dtypes(args)
     with progress.step("converting and compiling the generated code with cling"):
         reader = Reader(args.model, shapes, None, dtypes)
     loaded = sources.load(args.model)
-    specs = make_specs(loaded.input_names, shapes, dtypes)
+    specs = loaded.specs(shapes, dtypes)
     generator = torch.Generator().manual_seed(args.seed)
     cases = [("random", [s.example(generator).numpy() for s in specs])]
     if args.input:

@@ -11,13 +11,16 @@ weights laid out as they want them:
 * ``SofiePyTorchGRU``: inputs X, WT (I, 3H), RT (H, 3H), Wb (3H), Rb (3H), [initial_h];
   outputs Y, Y_h. Torch's GRU (``linear_before_reset=1``).
 
+* ``SofiePyTorchRNN``: inputs X, WT (I, H), RT (H, H), B (H: the biases summed),
+  [initial_h]; outputs Y, Y_h; attribute ``relu`` (1: ReLU, 0: tanh).
+
 * ``SofiePyTorchConv``: ONNX Conv with inputs X, W, [B], for 1D and 2D convolutions
   with one group and no dilation; the batch size may be chosen at run time.
 
 The recurrent ones take the attribute ``hidden_size`` and run forward, in layout 0 (time
 first), with a fixed sequence length; the batch size may be chosen at run time
-(bidirectional LSTMs are split into forward ones earlier, in rewrites.py). Anything else
-(reverse or bidirectional GRUs, clipping, other activations, peepholes, sequence lengths;
+(bidirectional LSTMs are split into forward ones earlier, in the rewrites package). Anything else
+(clipping, other activations, peepholes, sequence lengths;
 grouped, dilated or 3D convolutions) keeps the engine's operator.
 """
 
@@ -37,21 +40,26 @@ log = logging.getLogger(__name__)
 LSTM_OP = "SofiePyTorchLSTM"
 GRU_OP = "SofiePyTorchGRU"
 CONV_OP = "SofiePyTorchConv"
-OURS = (LSTM_OP, GRU_OP, CONV_OP)
+RNN_OP = "SofiePyTorchRNN"
+OURS = (LSTM_OP, GRU_OP, CONV_OP, RNN_OP)
 
-_DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"]}
+_DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"],
+                        "RNN": [b"Tanh"]}
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, object]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _plain_cell(node: onnx.NodeProto, ctx: Context, gates: int) -> int | None:
+def _plain_cell(node: onnx.NodeProto, ctx: Context, gates: int,
+                activations_allowed: tuple[list[bytes], ...] = ()) -> int | None:
     """The hidden size, when the node is one our operators implement exactly."""
     attrs = _attrs(node)
     direction = attrs.pop("direction", b"forward")
     hidden = attrs.pop("hidden_size", None)
     activations = attrs.pop("activations", _DEFAULT_ACTIVATIONS[node.op_type])
+    if list(activations) in activations_allowed:
+        activations = _DEFAULT_ACTIVATIONS[node.op_type]
     if attrs.get("layout", 0) == 0:
         attrs.pop("layout", None)
     if node.op_type == "GRU" and attrs.pop("linear_before_reset", 0) != 1:
@@ -121,6 +129,21 @@ def _gru(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
                             hidden_size=hidden)
 
 
+def _rnn(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
+    hidden = _plain_cell(node, ctx, 1, ([b"Relu"],))
+    if hidden is None or _optional(node, 4):
+        return None  # sequence lengths
+    if _optional(node, 3) and ctx.constants.get(node.input[3]) is None:
+        return None
+    w, rt = _weights(node, ctx)
+    bias = _bias(node, ctx, hidden)
+    b = ctx.constant(bias.sum(axis=0), "B") if bias is not None else ""
+    relu = int(list(_attrs(node).get("activations", [b"Tanh"])) == [b"Relu"])
+    inputs = [node.input[0], w, rt, b, _optional(node, 5)]
+    return helper.make_node(RNN_OP, inputs, list(node.output)[:2], name=node.name,
+                            hidden_size=hidden, relu=relu)
+
+
 def _conv(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
     attrs = _attrs(node)
     w = ctx.constants.get(node.input[1]) if len(node.input) > 1 else None
@@ -163,6 +186,7 @@ def _explicit_pads(auto_pad: bytes, pads: object, sizes: list[int], kernel: list
 _PASSES: dict[str, tuple[str, Callable[[onnx.NodeProto, Context], onnx.NodeProto | None]]] = {
     "LSTM": (LSTM_OP, _lstm),
     "GRU": (GRU_OP, _gru),
+    "RNN": (RNN_OP, _rnn),
     "Conv": (CONV_OP, _conv),
 }
 

@@ -18,10 +18,13 @@ from collections.abc import Sequence
 import onnx
 import torch
 
-from .control_flow import ADVICE, TRACER_BOOL_WARNING
+from .control_flow import ADVICE, CONTROL_FLOW, TRACER_BOOL_WARNING
 from .errors import InputSpecError, TracingError
+from .graph_runner import DECOMPOSED, GraphRunner
 from .sources import LoadedModel
+from .specialise import specialise
 from .specs import InputSpec
+from .support import operator_label
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +160,43 @@ def _check_program_dims(module: torch.nn.Module, specs: Sequence[InputSpec]) -> 
                 )
 
 
+def _scripted(model: LoadedModel, inputs: tuple[torch.Tensor, ...],
+              specs: Sequence[InputSpec], n_outputs: int) -> bytes:
+    """A TorchScript model's ONNX bytes: its graph as torch's exporter reads it when that
+    works (no branches left), else the graph specialised on the shapes and traced."""
+    first: TracingError | None = None
+    if len(specs) == len(model.input_names):
+        try:
+            data, _ = _to_onnx(model.module, inputs, specs, n_outputs)
+            nodes = onnx.load_from_string(data).graph.node
+            # Control flow left, or a torch operator the GraphRunner writes out: specialise.
+            if not any(n.op_type in CONTROL_FLOW or operator_label(n) in DECOMPOSED
+                       for n in nodes):
+                return data
+        except TracingError as exc:
+            first = exc
+    example_sets = [inputs]
+    if any(s.dynamic_axes for s in specs):
+        # A second run at another size tells sizes chosen at run time from constants.
+        generator = torch.Generator().manual_seed(1)
+        example_sets.append(tuple(s.example(generator, dynamic_size=3) for s in specs))
+    try:
+        frozen = specialise(model.module, example_sets, len(specs))
+        data, _ = _to_onnx(GraphRunner(frozen.graph, frozen), inputs, specs, n_outputs)
+    except TracingError as exc:
+        if first is not None and "control flow" not in str(exc):
+            raise first from exc
+        raise
+    except InputSpecError:
+        raise
+    except Exception as exc:
+        if first is not None:
+            raise first from exc
+        raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
+    log.info("converted the TorchScript graph specialised on the input shapes")
+    return data
+
+
 def export(
     model: LoadedModel, specs: Sequence[InputSpec], via_torch_export: bool = False
 ) -> onnx.ModelProto:
@@ -168,6 +208,10 @@ def export(
     inputs = tuple(spec.example(generator) for spec in specs)
     n_outputs = len(run_model(model, inputs))
     module = model.module
+    if model.kind == "torchscript":
+        proto = onnx.load_from_string(_scripted(model, inputs, specs, n_outputs))
+        log.debug("exported %d ONNX nodes", len(proto.graph.node))
+        return proto
     if model.kind == "exported-program":
         _check_program_dims(module, specs)
         module = _ProgramRunner(module)

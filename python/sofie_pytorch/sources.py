@@ -22,6 +22,7 @@ import torch
 from .archive_integrity import check_torchscript_storages
 from .archive_safety import check_exported_archive
 from .errors import ModelLoadError
+from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ class LoadedModel:
     kind: str  # "torchscript", "exported-program" or "module"
     name: str  # a C++ identifier naming the model (namespace SOFIE_<name>)
     variadic: bool = False  # forward(*inputs): any number of inputs
+    optional: int = 0  # how many of the last inputs have defaults (may be left out)
+
+    def specs(self, shapes: object, dtypes: object) -> list[InputSpec]:
+        """The caller's shapes and dtypes, checked against this model's inputs."""
+        return make_specs(self.input_names, shapes, dtypes, self.variadic, self.optional)
 
 
 def identifier(text: str, fallback: str = "model") -> str:
@@ -108,6 +114,22 @@ def _schema_input_names(module: torch.jit.ScriptModule) -> list[str]:
     return [a.name for a in args]
 
 
+def _schema_optional(module: torch.jit.ScriptModule) -> int:
+    """How many of forward()'s last arguments have defaults."""
+    count = 0
+    for argument in reversed(module.forward.schema.arguments[1:]):
+        if not argument.has_default_value():
+            break
+        count += 1
+    return count
+
+
+def _torchscript(module: torch.jit.ScriptModule, name: str) -> LoadedModel:
+    names = _schema_input_names(module)
+    return LoadedModel(module, names, "torchscript", identifier(name),
+                       optional=_schema_optional(module))
+
+
 def _load_torchscript(path: Path) -> torch.nn.Module:
     # From the bytes, not the name: torch needs names that are valid UTF-8.
     data = path.read_bytes()
@@ -157,9 +179,7 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> LoadedModel
             f"got {type(module).__name__}"
         )
     if isinstance(module, torch.jit.ScriptModule):
-        names = _schema_input_names(module)
-        label = name or module.original_name
-        return LoadedModel(module, names, "torchscript", identifier(label))
+        return _torchscript(module, name or module.original_name)
     import inspect
 
     params = inspect.signature(module.forward).parameters.values()
@@ -249,7 +269,7 @@ def load(source: object) -> LoadedModel:
     stem = path.name.split(".", 1)[0]
     if kind == "torchscript":
         module = _load_torchscript(path)
-        return LoadedModel(module, _schema_input_names(module), kind, identifier(stem))
+        return _torchscript(module, stem)
     if kind == "exported-program":
         return from_exported_program(_load_exported(path), stem)
     if kind == "torch-save":

@@ -55,10 +55,11 @@ class InputSpec:
     def trace_shape(self) -> tuple[int, ...]:
         return tuple(TRACE_SIZE_OF_DYNAMIC if isinstance(d, str) else d for d in self.shape)
 
-    def example(self, generator: torch.Generator) -> torch.Tensor:
+    def example(self, generator: torch.Generator,
+                dynamic_size: int = TRACE_SIZE_OF_DYNAMIC) -> torch.Tensor:
         """A deterministic example tensor, used only to run the model once."""
         dt = torch_dtype(self.dtype)
-        shape = self.trace_shape
+        shape = tuple(dynamic_size if isinstance(d, str) else d for d in self.shape)
         if dt.is_floating_point:
             return torch.randn(shape, generator=generator, dtype=dt)
         if dt == torch.bool:
@@ -152,18 +153,23 @@ def normalise_dtypes(dtypes: object, count: int) -> list[str]:
 
 
 def make_specs(
-    names: Sequence[str], shapes: object, dtypes: object, variadic: bool = False
+    names: Sequence[str], shapes: object, dtypes: object, variadic: bool = False,
+    optional: int = 0,
 ) -> list[InputSpec]:
     """Match the caller's shapes and dtypes with the model's input names (for a variadic
-    forward(*inputs), one input per shape given)."""
+    forward(*inputs), one input per shape given). The last `optional` inputs have
+    defaults: shapes may be left out for them."""
     dims = normalise_shapes(shapes)
     if variadic:
         names = [f"input_{i}" for i in range(len(dims))]
+    if len(names) - optional <= len(dims) < len(names):
+        names = names[: len(dims)]
     if len(dims) != len(names):
         listed = ", ".join(names) if names else "none"
+        left_out = f" (the last {optional} have defaults and may be left out)" if optional else ""
         raise InputSpecError(
             f"{len(dims)} input shapes given, but the model takes {len(names)} "
-            f"input(s) ({listed}): give one shape per input"
+            f"input(s) ({listed}): give one shape per input{left_out}"
         )
     types = normalise_dtypes(dtypes, len(dims))
     return [InputSpec(n, s, t) for n, s, t in zip(names, dims, types)]

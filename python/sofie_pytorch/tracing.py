@@ -15,7 +15,7 @@ import onnx
 
 from . import control_flow, fast_operators, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
-from .specs import InputSpec, make_specs
+from .specs import InputSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def load(
 ) -> tuple[sources.LoadedModel, list[InputSpec]]:
     """The model and the checked specification of its inputs."""
     model = sources.load(source)
-    return model, make_specs(model.input_names, shapes, dtypes, model.variadic)
+    return model, model.specs(shapes, dtypes)
 
 
 def export_graph(

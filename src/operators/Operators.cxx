@@ -16,6 +16,7 @@ const Entry kOperators[] = {
    {"SofiePyTorchLSTM", ParseLSTM},
    {"SofiePyTorchGRU", ParseGRU},
    {"SofiePyTorchConv", ParseConv},
+   {"SofiePyTorchRNN", ParseRNN},
 };
 
 } // namespace

@@ -18,13 +18,13 @@ _CXX_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
               np.dtype(np.int64): "int64_t", np.dtype(np.int32): "int32_t"}
 
 _DRIVER = r"""
-#include "@NAME@.hxx"
+@INCLUDES@
 #include <cstdint>
 #include <fstream>
+#include <string>
 #include <tuple>
 #include <vector>
-static std::ofstream out("outputs.bin", std::ios::binary);
-template <typename T> std::vector<T> Read(const char *file) {
+template <typename T> std::vector<T> Read(const std::string &file) {
    std::ifstream in(file, std::ios::binary);
    in.seekg(0, std::ios::end);
    std::vector<T> v(size_t(in.tellg()) / sizeof(T));
@@ -32,7 +32,7 @@ template <typename T> std::vector<T> Read(const char *file) {
    in.read(reinterpret_cast<char *>(v.data()), v.size() * sizeof(T));
    return v;
 }
-template <typename T> void Put(const std::vector<T> &v) {
+template <typename T> void Put(std::ofstream &out, const std::vector<T> &v) {
    std::uint64_t n = v.size();
    out.write(reinterpret_cast<const char *>(&n), sizeof n);
    for (size_t i = 0; i < v.size(); ++i) {
@@ -40,16 +40,15 @@ template <typename T> void Put(const std::vector<T> &v) {
       out.write(reinterpret_cast<const char *>(&d), sizeof d);
    }
 }
-template <typename T> void Put(const std::vector<std::vector<T>> &vs) {
-   for (const auto &v : vs) Put(v);
+template <typename T> void Put(std::ofstream &out, const std::vector<std::vector<T>> &vs) {
+   for (const auto &v : vs) Put(out, v);
 }
-template <typename... Ts> void Put(const std::tuple<Ts...> &t) {
-   std::apply([](const auto &...v) { (Put(v), ...); }, t);
+template <typename... Ts> void Put(std::ofstream &out, const std::tuple<Ts...> &t) {
+   std::apply([&out](const auto &...v) { (Put(out, v), ...); }, t);
 }
-int main() {
-@READ@
-   SOFIE_@NAME@::Session session("@NAME@.dat"@SESSION_ARGS@);
-   for (int run = 0; run < @RUNS@; ++run) Put(session.infer(@ARGS@));
+int main(int argc, char **argv) {
+   const std::string which = argc > 1 ? argv[1] : "";
+@RUNS@
    return 0;
 }
 """
@@ -73,6 +72,68 @@ def precompiled_std_headers(flags: tuple[str, ...]) -> Path:
     return _precompiled[flags]
 
 
+def _driver_block(directory: Path, name: str, inputs: list[np.ndarray],
+                  runtime_sizes: list[int] | None, runs: int) -> str:
+    """The driver's code for one model: read its inputs, run it `runs` times, write."""
+    sizes = [str(s) for s in runtime_sizes or []]
+    lines = [f'   if (which == "{name}") {{',
+             f'      std::ofstream out("{name}.out.bin", std::ios::binary);']
+    args = list(sizes)
+    for i, x in enumerate(inputs):
+        np.ascontiguousarray(x).tofile(directory / f"{name}.in{i}.bin")
+        lines.append(f'      auto in{i} = Read<{_CXX_TYPES[x.dtype]}>("{name}.in{i}.bin");')
+        args.append(f"in{i}.data()")
+    session_args = "".join(f", {s}" for s in sizes)
+    lines += [f'      SOFIE_{name}::Session session("{name}.dat"{session_args});',
+              f"      for (int run = 0; run < {runs}; ++run)",
+              f"         Put(out, session.infer({', '.join(args)}));", "   }"]
+    return "\n".join(lines)
+
+
+def compile_and_run_many(
+    directory: Path,
+    models: dict[str, list[np.ndarray]],
+    runtime_sizes: list[int] | None = None,
+    runs: int = 1,
+    flags: tuple[str, ...] = ("-O1",),
+) -> dict[str, list[np.ndarray] | str]:
+    """Compile the generated code of several models (directory/NAME.hxx, namespace
+    SOFIE_NAME) into one program, run each model in its own process, and return its
+    outputs (float64), or the error text. One compiler run for all: most of a compile is
+    the standard headers. A failing compile falls back to one compile per model.
+
+    runtime_sizes are passed first to infer(), for models with dimensions chosen at run
+    time. With runs > 1 the same session runs again: outputs are concatenated per run.
+    flags are the compiler's optimisation options.
+    """
+    includes = "\n".join(f'#include "{name}.hxx"' for name in models)
+    blocks = "\n".join(_driver_block(directory, name, inputs, runtime_sizes, runs)
+                       for name, inputs in models.items())
+    stem = "driver" if len(models) == 1 else "drivers"
+    (directory / f"{stem}.cxx").write_text(
+        _DRIVER.replace("@INCLUDES@", includes).replace("@RUNS@", blocks))
+    build = subprocess.run(["g++", "-std=c++17", *flags, "-include",
+                            str(precompiled_std_headers(tuple(flags))), f"{stem}.cxx",
+                            "-o", stem, "-lopenblas"],
+                           cwd=directory, capture_output=True, text=True, timeout=1200)
+    if build.returncode != 0:
+        if len(models) == 1:
+            return {name: f"the generated code of {name} does not compile:\n"
+                          f"{build.stderr[-3000:]}" for name in models}
+        results: dict[str, list[np.ndarray] | str] = {}
+        for name, inputs in models.items():
+            results.update(compile_and_run_many(directory, {name: inputs}, runtime_sizes, runs,
+                                                flags))
+        return results
+    results = {}
+    for name in models:
+        run = subprocess.run([f"./{stem}", name], cwd=directory, capture_output=True, text=True,
+                             timeout=600)
+        results[name] = (_read_outputs(directory / f"{name}.out.bin") if run.returncode == 0
+                         else f"the generated code of {name} failed:\n{run.stderr[-3000:]}")
+    return results
+
+
 def compile_and_run(
     directory: Path,
     name: str,
@@ -81,34 +142,15 @@ def compile_and_run(
     runs: int = 1,
     flags: tuple[str, ...] = ("-O1",),
 ) -> list[np.ndarray]:
-    """Compile directory/NAME.hxx with a driver, run it, return the outputs (float64).
+    """compile_and_run_many for one model; failures raise RuntimeError."""
+    result = compile_and_run_many(directory, {name: inputs}, runtime_sizes, runs, flags)[name]
+    if isinstance(result, str):
+        raise RuntimeError(result)
+    return result
 
-    runtime_sizes are passed first to infer(), for models with dimensions chosen at run
-    time. With runs > 1 the same session runs again: outputs are concatenated per run.
-    flags are the compiler's optimisation options.
-    """
-    reads, args = [], [str(s) for s in runtime_sizes or []]
-    for i, x in enumerate(inputs):
-        ctype = _CXX_TYPES[x.dtype]
-        np.ascontiguousarray(x).tofile(directory / f"in{i}.bin")
-        reads.append(f'   auto in{i} = Read<{ctype}>("in{i}.bin");')
-        args.append(f"in{i}.data()")
-    source = (_DRIVER.replace("@NAME@", name).replace("@READ@", "\n".join(reads))
-              .replace("@ARGS@", ", ".join(args)).replace("@RUNS@", str(runs))
-              .replace("@SESSION_ARGS@", "".join(f", {s}" for s in runtime_sizes or [])))
-    (directory / "driver.cxx").write_text(source)
-    build = subprocess.run(
-        ["g++", "-std=c++17", *flags, "-include", str(precompiled_std_headers(tuple(flags))),
-         "driver.cxx", "-o", "driver", "-lopenblas"],
-        cwd=directory, capture_output=True, text=True, timeout=600,
-    )
-    if build.returncode != 0:
-        raise RuntimeError(
-            f"the generated code of {name} does not compile:\n{build.stderr[-3000:]}")
-    run = subprocess.run(["./driver"], cwd=directory, capture_output=True, text=True, timeout=600)
-    if run.returncode != 0:
-        raise RuntimeError(f"the generated code of {name} failed:\n{run.stderr[-3000:]}")
-    data = (directory / "outputs.bin").read_bytes()
+
+def _read_outputs(path: Path) -> list[np.ndarray]:
+    data = path.read_bytes()
     outputs, offset = [], 0
     while offset < len(data):
         n = int(np.frombuffer(data, np.uint64, 1, offset)[0])

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+from layers import First
 from torch import nn
 
 Shapes = tuple[tuple[int, ...], ...]
@@ -31,7 +32,7 @@ class Case:
     # Integer inputs are drawn from [0, high).
     high: int = 10
     # How the model reaches the converter: a traced TorchScript file ("torchscript"), a
-    # torch.export file ("pt2") or the nn.Module object itself ("module").
+    # scripted one ("script"), a torch.export file ("pt2") or the nn.Module itself ("module").
     source: str = "torchscript"
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -74,9 +75,7 @@ def case(name: str, *args: object, **kwargs: object) -> None:
 case("linear_bias", "dense", "nn.Linear", lambda: nn.Linear(10, 7), ((3, 10),))
 case("linear_no_bias", "dense", "nn.Linear(bias=False)", lambda: nn.Linear(10, 7, bias=False), ((3, 10),))
 case("linear_3d", "dense", "nn.Linear on (batch, seq, features)", lambda: nn.Linear(5, 4), ((2, 3, 5),))
-case("bilinear", "dense", "nn.Bilinear", lambda: nn.Bilinear(4, 3, 5), ((2, 4), (2, 3)),
-     fails=("UnsupportedOperatorError", "aten::bilinear"),
-     notes="torch's ONNX exporter has no form for aten::bilinear")
+case("bilinear", "dense", "nn.Bilinear", lambda: nn.Bilinear(4, 3, 5), ((2, 4), (2, 3)))
 case("matmul", "dense", "torch.matmul", fn(lambda _, a, b: torch.matmul(a, b)), ((3, 4), (4, 5)))
 case("bmm", "dense", "torch.bmm", fn(lambda _, a, b: torch.bmm(a, b)), ((2, 3, 4), (2, 4, 5)))
 case("matmul_weight", "dense", "x @ W (constant)", fn(lambda _, a: a @ torch.ones(4, 3) * 0.5), ((2, 4),))
@@ -203,9 +202,7 @@ case("upsample_nearest", "pooling", "nn.Upsample(scale_factor=2, mode='nearest')
 case("upsample_nearest_1d", "pooling", "F.interpolate(scale_factor=3, mode='nearest'), 1-d",
      fn(lambda _, x: F.interpolate(x, scale_factor=3, mode="nearest")), ((2, 3, 4),))
 case("upsample_bilinear", "pooling", "nn.Upsample(mode='bilinear')",
-     lambda: nn.Upsample(scale_factor=2, mode="bilinear"), ((1, 2, 3, 3),),
-     fails=("UnsupportedOperatorError", "Resize"), notes="SOFIE 0.1.0 has no Resize operator; "
-     "nearest-neighbour upsampling by whole factors is rewritten, other modes are not")
+     lambda: nn.Upsample(scale_factor=2, mode="bilinear"), ((1, 2, 3, 3),))
 
 # ---- Normalization
 case("batchnorm1d", "normalization", "nn.BatchNorm1d (eval, not folded)",
@@ -243,9 +240,7 @@ case("lstm_bidirectional_dynamic_batch", "recurrent", "nn.LSTM(bidirectional=Tru
      fn(lambda m, x: m[0](x)[0], nn.LSTM(4, 3, bidirectional=True, batch_first=True)), ((5, 6, 4),),
      extra={"dynamic_axis": 0})
 case("rnn_dynamic_batch", "recurrent", "nn.RNN with batch size -1 (chosen at run time)",
-     fn(lambda m, x: m[0](x)[0], nn.RNN(4, 5, batch_first=True)), ((2, 6, 4),), extra={"dynamic_axis": 0},
-     fails=("InputSpecError", "RNN layers, whose SOFIE code needs a fixed batch size"),
-     notes="SOFIE 0.1.0's RNN operator needs every dimension fixed at generation time")
+     fn(lambda m, x: m[0](x)[0], nn.RNN(4, 5, batch_first=True)), ((2, 6, 4),), extra={"dynamic_axis": 0})
 case("gru_bidirectional_two_layers", "recurrent", "nn.GRU(num_layers=2, bidirectional=True)",
      fn(lambda m, x: m[0](x)[0], nn.GRU(4, 3, num_layers=2, bidirectional=True)), ((5, 2, 4),))
 case("lstm_last_step_head", "recurrent", "LSTM, last time step -> Linear",
@@ -279,11 +274,8 @@ case("multihead_attention", "attention", "nn.MultiheadAttention (self-attention,
      _mha(False), ((2, 5, 8),), source="module")
 case("multihead_attention_weights", "attention", "nn.MultiheadAttention(need_weights=True), as .pt2",
      _mha(True), ((2, 5, 8),), source="pt2")
-case("multihead_attention_torchscript", "attention", "nn.MultiheadAttention as TorchScript",
-     _mha(False), ((2, 5, 8),), fails=("TracingError", "MultiheadAttention"),
-     notes="torch's ONNX exporter cannot translate the TorchScript graph of "
-     "multi_head_attention_forward (it loses tensor ranks and keeps a branch); "
-     "give the nn.Module or a torch.export .pt2 instead")
+case("multihead_attention_torchscript", "attention", "nn.MultiheadAttention as traced TorchScript",
+     _mha(False), ((2, 5, 8),))
 case("sdpa", "attention", "F.scaled_dot_product_attention",
      fn(lambda _, q, k, v: F.scaled_dot_product_attention(q, k, v)), ((2, 2, 4, 8), (2, 2, 4, 8), (2, 2, 4, 8)))
 case("transformer_encoder_layer", "attention", "nn.TransformerEncoderLayer, as nn.Module",
@@ -344,3 +336,132 @@ case("residual_conv", "graph", "ResNet-style block", ResidualConv, ((1, 3, 6, 6)
 case("branches_multi_output", "graph", "branches merged by add and cat, two outputs", Branches, ((2, 4),))
 case("shared_weights", "graph", "one layer used twice", Shared, ((2, 4),))
 case("three_inputs", "graph", "several inputs", fn(lambda _, a, b, c: a * b + c), ((2, 3), (2, 3), (1, 3)))
+
+
+# ---- Through scripted TorchScript files (torch.jit.script + torch.jit.save, as TMVA saves
+# models): each layer at batch 1, and at batch 3 chosen at run time where the layer
+# allows one (else fixed). The scripted graphs branch and loop on flags and shapes; the
+# converter specialises them on the given shapes.
+def scripted(name: str, family: str, covers: str, build: Callable[[], nn.Module],
+             shapes: Shapes, dynamic: bool = True, **kwargs: object) -> None:
+    """Two cases: NAME (batch 1) and NAME_batch3 (run-time batch, or fixed)."""
+    case(name, family, f"{covers}, scripted, batch 1", build,
+         tuple((1, *s) for s in shapes), source="script", **kwargs)  # type: ignore[arg-type]
+    case(f"{name}_batch3", family,
+         f"{covers}, scripted, batch 3" + (" chosen at run time" if dynamic else ""), build,
+         tuple((3, *s) for s in shapes), source="script",
+         extra={"dynamic_axis": 0} if dynamic else {}, **kwargs)  # type: ignore[arg-type]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, need_weights: bool) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.need_weights = need_weights
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, weights = self.attention(x, x, x, need_weights=self.need_weights)
+        return out, (weights if weights is not None else out.sum(-1))
+
+
+class CausalEncoder(nn.Module):
+    """A transformer layer with its causal mask built in forward() from the input's length."""
+
+    def __init__(self, norm_first: bool) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                                batch_first=True, norm_first=norm_first)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        steps = x.size(1)
+        mask = torch.triu(torch.full((steps, steps), float("-inf")), diagonal=1)
+        return self.layer(x, src_mask=mask)
+
+
+class ArgExtremes(nn.Module):
+    """argmax and argmin (int64 outputs) next to a float output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y = self.fc(x)
+        return y, torch.argmax(y, dim=1), torch.argmin(y, dim=-1, keepdim=True)
+
+
+class PadMode(nn.Module):
+    def __init__(self, pads: list[int], mode: str) -> None:
+        super().__init__()
+        self.pads, self.mode = pads, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, self.pads, mode=self.mode)
+
+
+class Bilinear2(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.Bilinear(4, 3, 5)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.layer(a, b)
+
+
+scripted("mha_scripted", "attention", "nn.MultiheadAttention(need_weights=False)",
+         lambda: SelfAttention(False), ((5, 8),))
+scripted("mha_weights_scripted", "attention", "nn.MultiheadAttention(need_weights=True)",
+         lambda: SelfAttention(True), ((5, 8),))
+scripted("encoder_causal_scripted", "attention",
+         "nn.TransformerEncoderLayer, causal mask built in forward", lambda: CausalEncoder(False),
+         ((5, 8),))
+scripted("encoder_norm_first_scripted", "attention",
+         "nn.TransformerEncoderLayer(norm_first=True), causal mask built in forward",
+         lambda: CausalEncoder(True), ((5, 8),))
+scripted("encoder_layer_scripted", "attention",
+         "nn.TransformerEncoderLayer as the model (optional inputs left out)", _encoder, ((5, 8),))
+# (SOFIE 0.1.0's InstanceNormalization, which GroupNorm becomes too, needs every size fixed.)
+scripted("groupnorm_scripted", "normalization", "Conv2d, nn.GroupNorm",
+         seq(lambda: nn.Conv2d(4, 4, 1), lambda: nn.GroupNorm(2, 4)), ((4, 3, 3),), dynamic=False)
+scripted("instancenorm_scripted", "normalization", "nn.InstanceNorm2d(affine=True)",
+         lambda: nn.InstanceNorm2d(3, affine=True), ((3, 4, 4),), dynamic=False)
+scripted("upsample_bilinear_scripted", "pooling", "nn.Upsample(2, 'bilinear')",
+         lambda: nn.Upsample(scale_factor=2, mode="bilinear"), ((2, 3, 4),))
+scripted("upsample_bilinear_align_scripted", "pooling",
+         "nn.Upsample((5, 7), 'bilinear', align_corners=True)",
+         lambda: nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True), ((2, 3, 4),))
+scripted("upsample_bicubic_scripted", "pooling", "nn.Upsample(2, 'bicubic')",
+         lambda: nn.Upsample(scale_factor=2, mode="bicubic"), ((2, 3, 4),))
+scripted("upsample_bicubic_align_scripted", "pooling",
+         "nn.Upsample(1.5, 'bicubic', align_corners=True)",
+         lambda: nn.Upsample(scale_factor=1.5, mode="bicubic", align_corners=True), ((2, 4, 4),))
+scripted("upsample_linear_1d_scripted", "pooling", "nn.Upsample(3, 'linear'), 1-d",
+         lambda: nn.Upsample(scale_factor=3, mode="linear"), ((2, 5),))
+scripted("argmax_argmin_scripted", "reduction", "torch.argmax, torch.argmin(keepdim=True) (int64)",
+         ArgExtremes, ((6,),))
+scripted("reflection_pad1d_scripted", "dense", "nn.ReflectionPad1d", lambda: nn.ReflectionPad1d(2),
+         ((3, 6),))
+scripted("reflection_pad2d_scripted", "dense", "nn.ReflectionPad2d((1, 2, 2, 1))",
+         lambda: nn.ReflectionPad2d((1, 2, 2, 1)), ((2, 4, 5),))
+scripted("replication_pad2d_scripted", "dense", "nn.ReplicationPad2d", lambda: nn.ReplicationPad2d(2),
+         ((2, 3, 4),))
+scripted("pad_circular_scripted", "dense", "F.pad(mode='circular')",
+         lambda: PadMode([1, 2, 1, 0], "circular"), ((2, 3, 4),))
+scripted("pad_reflect_scripted", "dense", "F.pad(mode='reflect'), 3-d input",
+         lambda: PadMode([2, 1], "reflect"), ((3, 5),))
+scripted("conv_reflect_scripted", "convolution", "nn.Conv2d(padding_mode='reflect')",
+         lambda: nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect"), ((2, 5, 5),))
+scripted("conv_circular_scripted", "convolution", "nn.Conv1d(padding_mode='circular')",
+         lambda: nn.Conv1d(2, 3, 3, padding=1, padding_mode="circular"), ((2, 7),))
+scripted("bilinear_scripted", "dense", "nn.Bilinear", Bilinear2, ((4,), (3,)))
+scripted("rnn_tanh_scripted", "recurrent", "nn.RNN(batch_first=True)",
+         lambda: First(nn.RNN(4, 5, batch_first=True)), ((6, 4),))
+scripted("rnn_relu_two_layers_scripted", "recurrent", "nn.RNN(nonlinearity='relu', num_layers=2)",
+         lambda: First(nn.RNN(4, 5, num_layers=2, nonlinearity="relu", batch_first=True)),
+         ((6, 4),))
+scripted("rnn_bidirectional_scripted", "recurrent", "nn.RNN(bidirectional=True)",
+         lambda: First(nn.RNN(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
+scripted("gru_bidirectional_scripted", "recurrent", "nn.GRU(bidirectional=True)",
+         lambda: First(nn.GRU(4, 3, bidirectional=True, batch_first=True)), ((6, 4),))
+scripted("lstm_scripted", "recurrent", "nn.LSTM",
+         lambda: First(nn.LSTM(4, 5, batch_first=True)), ((6, 4),))

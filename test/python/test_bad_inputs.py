@@ -356,6 +356,13 @@ class ValueBranch(nn.Module):
         return -x
 
 
+class BatchSizeBranch(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.size(0) > 2:
+            return x * 2
+        return -x
+
+
 class ReturnsDict(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"y": x}
@@ -384,6 +391,15 @@ def test_data_dependent_control_flow(tmp_path, scripted):
         torch.jit.save(torch.jit.script(ValueBranch()), str(model))
     parse_fails(model, [[2, 4]], cls=TracingError,
                 match="data-dependent control flow.*torch.where")
+
+
+def test_scripted_branch_on_a_run_time_size_is_refused(tmp_path):
+    # Specialising a scripted model on its shapes cannot fix a size chosen at run time.
+    model = tmp_path / "batch_branch.pt"
+    torch.jit.save(torch.jit.script(BatchSizeBranch()), str(model))
+    parse_fails(model, [[-1, 4]], cls=InputSpecError,
+                match="branches or loops on a size chosen at run time.*instead of -1")
+    assert PyTorch.Parse(str(model), [[3, 4]], None) is not None  # a fixed size converts
 
 
 def test_output_that_is_not_a_tensor():

@@ -7,18 +7,10 @@ A case with `fails` set is an engine limitation: the test asserts the error user
 from __future__ import annotations
 
 import pytest
-from conformance import run
+from conformance import check, run
 from coverage import CASES
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case_matches_torch(name, tmp_path):
-    outcome = run(name, tmp_path)
-    expected_failure = CASES[name].fails
-    if expected_failure is None:
-        assert outcome.ok, outcome.error
-        assert outcome.max_abs_error is not None
-    else:
-        kind, text = expected_failure
-        assert not outcome.ok, f"{name} now converts: remove its `fails` entry"
-        assert outcome.error.startswith(kind) and text in outcome.error, outcome.error
+    check(run(name, tmp_path), CASES[name].fails, name)

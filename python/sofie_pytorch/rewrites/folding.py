@@ -1,0 +1,80 @@
+"""Folding what is constant before the rewrites look at the graph.
+
+torch's exporter leaves some computations on constants in the graph (the pads of a
+reflection padding are built from a list with ConstantOfShape, Concat, Slice...; sizes
+with Shape on inputs whose shape is fixed). Rewrites need those values, and the engine
+would otherwise have to generate code for them: each node whose inputs are all known is
+evaluated here (by onnx's reference implementation) and becomes an initializer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from .registry import Context
+
+log = logging.getLogger(__name__)
+
+# Not folded: they draw random numbers, or are graphs of their own.
+_KEEP = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+         "Bernoulli", "If", "Loop", "Scan", "Constant"}
+# Folding a large tensor would only move work into the weight file.
+_MAX_ELEMENTS = 1 << 16
+
+
+def _evaluate(node: onnx.NodeProto, values: list[np.ndarray | None]) -> list[np.ndarray] | None:
+    inits = [numpy_helper.from_array(np.asarray(v), name)
+             for name, v in zip(node.input, values) if name]
+    graph = helper.make_graph([node], "fold", [], [helper.make_value_info(o, onnx.TypeProto())
+                                                  for o in node.output], inits)
+    try:
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        return [np.asarray(v) for v in ReferenceEvaluator(model).run(None, {})]
+    except Exception as exc:  # noqa: BLE001 - a node that cannot be folded stays
+        log.debug("not folded: %s (%s): %s", node.name, node.op_type, exc)
+        return None
+
+
+def fold(model: onnx.ModelProto, rounds: int = 4) -> int:
+    """Replace, in place, every node computable from constants by initializers. Each round
+    gives shape inference new constants (pads, sizes), hence new static shapes to fold."""
+    total = 0
+    for _ in range(rounds):
+        folded = _fold_once(model)
+        total += folded
+        if not folded:
+            break
+    return total
+
+
+def _fold_once(model: onnx.ModelProto) -> int:
+    ctx = Context(model)
+    graph = model.graph
+    kept: list[onnx.NodeProto] = []
+    folded = 0
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type in _KEEP:
+            kept.append(node)
+            continue
+        results = None
+        if node.op_type == "Shape" and ctx.static_shape(node.input[0]) is not None and \
+                len(node.attribute) == 0:
+            results = [np.array(ctx.static_shape(node.input[0]), dtype=np.int64)]
+        elif node.input and all(not n or n in ctx.constants for n in node.input):
+            results = _evaluate(node, [ctx.constants.get(n) for n in node.input])
+        if results is None or any(r.size > _MAX_ELEMENTS for r in results):
+            kept.append(node)
+            continue
+        for name, value in zip(node.output, results):
+            graph.initializer.append(numpy_helper.from_array(value, name))
+            ctx.constants[name] = value
+        folded += 1
+    if folded:
+        del graph.node[:]
+        graph.node.extend(kept)
+    return folded

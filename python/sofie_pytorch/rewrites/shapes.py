@@ -1,0 +1,90 @@
+"""Shape rewrites: Reshape with both 0 and -1, reductions to a scalar."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from .registry import Context, attr, rewrite
+
+
+@rewrite("Reshape")
+def _reshape_static(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # ONNX's 0 ("copy this dimension") next to a -1 is rejected by SOFIE; with the input
+    # shape known, both become plain numbers (or only the -1, where a 0 copies a
+    # dimension chosen at run time).
+    target = ctx.constants.get(node.input[1])
+    if target is None or not (0 in target and -1 in target) or attr(node, "allowzero", 0):
+        return None
+    target = [int(d) for d in target.tolist()]
+    source = ctx.shapes.get(node.input[0])
+    copied = [i for i, d in enumerate(target) if d == 0]
+    if source is None or any(i >= len(source) for i in copied):
+        return None
+    run_time = {i for i, d in enumerate(source) if not (isinstance(d, int) and d > 0)}
+    if not run_time <= set(copied):
+        return None
+    if run_time:
+        # A dimension chosen at run time is copied by a 0: keep the 0s, and work out the
+        # -1 from the fixed dimensions, which is all SOFIE needs.
+        rest = int(np.prod([d for i, d in enumerate(source) if i not in copied]))
+        known = int(np.prod([d for d in target if d > 0]))
+        if known == 0 or rest % known:
+            return None
+        dims = [rest // known if d == -1 else d for d in target]
+    else:
+        dims = [source[i] if d == 0 else d for i, d in enumerate(target)]
+        known = int(np.prod([d for d in dims if d != -1]))
+        dims = [int(np.prod(source)) // known if d == -1 else d for d in dims]
+    shape = ctx.constant(np.array(dims, dtype=np.int64), "shape")
+    return [helper.make_node("Reshape", [node.input[0], shape], list(node.output), name=node.name)]
+
+
+def _reduce_to_scalar(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # SOFIE cannot produce a rank-0 tensor: reduce keeping the dimensions, then make the
+    # result a one-element vector (which broadcasts like the scalar it replaces).
+    if attr(node, "keepdims", 1) != 0:
+        return None
+    rank = len(ctx.shapes.get(node.input[0], [])) or None
+    axes = attr(node, "axes", None)
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        constant = ctx.constants.get(node.input[1])
+        if constant is None:
+            return None
+        axes = constant.tolist()
+    if rank is None or (axes is not None and sorted(a % rank for a in axes) != list(range(rank))):
+        return None
+    kept = ctx.fresh(node.output[0])
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    attrs["keepdims"] = 1
+    one = ctx.constant(np.array([1], dtype=np.int64), "shape")
+    return [
+        helper.make_node(node.op_type, list(node.input), [kept], name=node.name, **attrs),
+        helper.make_node("Reshape", [kept, one], list(node.output), name=f"{node.name}/Reshape"),
+    ]
+
+
+for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+            "ReduceL2"):
+    rewrite(_op)(_reduce_to_scalar)
+
+
+
+
+@rewrite("If")
+def _if_constant(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
+    # torch's exporter emits If for shape checks it cannot decide (squeeze of a dimension
+    # of unknown size); with the shapes known its condition is a constant: the branch taken
+    # replaces it (its results renamed by Identity nodes).
+    condition = ctx.constants.get(node.input[0])
+    if condition is None or condition.size != 1:
+        return None
+    branch = attr(node, "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch", None)
+    if not isinstance(branch, onnx.GraphProto) or branch.initializer:
+        return None
+    nodes = list(branch.node)
+    for inner, outer in zip(branch.output, node.output):
+        nodes.append(helper.make_node("Identity", [inner.name], [outer],
+                                      name=f"{node.name}/{outer}"))
+    return nodes
