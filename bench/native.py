@@ -56,14 +56,18 @@ def compile_driver(header: Path, extra: list[str] | None = None,
     return binary, seconds
 
 
-def run(binary: Path, weights: Path | None, x: np.ndarray,
-        min_seconds: float) -> tuple[np.ndarray, list[float], list[float], int]:
-    """Output on x, per-call CPU and wall ns of each timed block, peak RSS in kB."""
+def run(binary: Path, weights: Path | None, x: np.ndarray, min_seconds: float,
+        size: str | None = None) -> tuple[np.ndarray, list[float], list[float], int]:
+    """Output on x, per-call CPU and wall ns of each timed block, peak RSS in kB.
+
+    `size` is the driver's third argument: the input's element count by default (driver.cxx),
+    its shape "D0,D1,..." for aoti_driver.cxx."""
     given = binary.with_suffix(".in")
     got = binary.with_suffix(".out")
     np.ascontiguousarray(x, dtype="<f4").tofile(given)
     done = subprocess.run(
-        [str(binary), str(weights or ""), str(given), str(x.size), str(got), str(min_seconds)],
+        [str(binary), str(weights or ""), str(given), size or str(x.size), str(got),
+         str(min_seconds)],
         capture_output=True, text=True, env=ENV, timeout=120)
     if done.returncode != 0:
         raise NativeError(f"exit {done.returncode}: {_first_error(done.stderr)}")
