@@ -185,7 +185,7 @@ def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
             graph.node[i].CopyFrom(replacement)
             log.debug("%s %s runs on the project's own operator", node.op_type, node.name)
     if replaced_inputs:
-        _drop_unread(graph, replaced_inputs)
+        drop_unread(graph, replaced_inputs)
     return sum(n.op_type in OURS for n in graph.node)
 
 
@@ -200,9 +200,9 @@ def _names_read(graph: onnx.GraphProto) -> set[str]:
     return read
 
 
-def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
-    """The recurrent nodes' W, R and B, now unread: keep them out of the weight file,
-    whether they were initializers or Constant nodes."""
+def drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
+    """Constants now unread (the recurrent nodes' W, R and B; scalars fused into code):
+    keep them out of the weight file, whether they were initializers or Constant nodes."""
     unread = candidates - _names_read(graph)
     kept = [t for t in graph.initializer if t.name not in unread]
     if len(kept) != len(graph.initializer):

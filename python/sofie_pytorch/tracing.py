@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import control_flow, fast_operators, names, onnx_export, rewrites, sources, support
+from . import control_flow, fast_operators, fusion, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
 from .specs import InputSpec, make_specs
 
@@ -79,9 +79,13 @@ def _graph_for_sofie(
         log.info("rewrote %d node(s) into operators SOFIE has", rewritten)
     control_flow.check(proto.graph, _module_types(model))
     support.check(proto.graph, supported, _module_types(model))
+    info = fusion.TensorInfo.of(proto)  # before our op types hide shapes from ONNX inference
     faster = fast_operators.apply(proto, supported)
     if faster:
         log.info("%d node(s) run on the project's own operators", faster)
+    fused = fusion.apply(proto, supported, info)
+    if fused:
+        log.info("%d element-wise group(s) fused into single loops", fused)
     _check_run_time_sizes(proto.graph, specs)
     return proto
 

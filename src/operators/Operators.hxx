@@ -19,6 +19,7 @@ void Register(RModelParser_ONNX &parser);
 std::unique_ptr<ROperator> ParseLSTM(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseGRU(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::NodeProto &node);
+std::unique_ptr<ROperator> ParseElementwise(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 
 } // namespace operators
 } // namespace PyTorch
