@@ -278,6 +278,8 @@ def main() -> int:
     args.results.mkdir(parents=True, exist_ok=True)
 
     info = machine()
+    log.info("FP32 peak (sgemm 1024^3)")
+    info["peak_gflops_start"] = native.peak_gflops(args.work)
     log.info("import costs")
     info["import_costs_s"] = import_costs()
     info["project"] = project_version(args.ours_python)
@@ -302,6 +304,7 @@ def main() -> int:
     log.info("torch memory")
     memory = {case.key: torch_rss(case.model.name, case.batch) for case in cases}
 
+    info["peak_gflops_end"] = native.peak_gflops(args.work)
     info["load_average_end"] = os.getloadavg()
     info["total_s"] = time.perf_counter() - start
     results = {
