@@ -1,6 +1,7 @@
 """Turn bench/results/results.json into results.md (tables, target checks) and latency.png.
 
     python bench/report.py [RESULTS_DIR]      (redraws from the JSON of the last run)
+    python bench/report.py --summary [DIR]    (prints the README's tables)
 """
 
 from __future__ import annotations
@@ -226,6 +227,21 @@ def sweep_table(cases: dict[str, Any]) -> list[str]:
     return lines
 
 
+def summary_table(cases: dict[str, Any], batch: int) -> list[str]:
+    """The README's table: ours in µs and the ratio to every peer, at one batch size."""
+    peers = [p for p in PEERS]
+    head = ["model", f"ours (µs), batch {batch}", *(f"/ {LABELS[p]}" for p in peers)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for case in main_cases(cases).values():
+        if case["batch"] != batch:
+            continue
+        value = latency(case["frameworks"]["ours"])
+        cells = [f"{r:.2f}" if (r := ratio(case, p)) is not None else "-" for p in peers]
+        lines.append("| " + " | ".join([case["model"], f"{value[0]:.3g}" if value else "-",
+                                        *cells]) + " |")
+    return lines
+
+
 def machine(results: dict[str, Any]) -> list[str]:
     m, s = results["machine"], results["settings"]
     imports = ", ".join(f"`{k}` {v:.2f} s" for k, v in m["import_costs_s"].items())
@@ -358,5 +374,14 @@ def write(results: dict[str, Any], directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    where = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "results"
-    write(json.loads((where / "results.json").read_text()), where)
+    # report.py [RESULTS_DIR] redraws; report.py --summary [RESULTS_DIR] prints the README tables
+    args = sys.argv[1:]
+    summary = "--summary" in args
+    args = [a for a in args if a != "--summary"]
+    where = Path(args[0]) if args else Path(__file__).resolve().parent / "results"
+    results = json.loads((where / "results.json").read_text())
+    if summary:
+        for b in (1, 64):
+            print("\n".join(summary_table(results["cases"], b)) + "\n")
+    else:
+        write(results, where)

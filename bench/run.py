@@ -143,17 +143,22 @@ class Case:
         extra: dict[str, Any] = {"compile_s": compile_s}
         if conversion.get("note"):
             extra["note"] = conversion["note"]
+        self._check_native(frontend, extra, binary, weights)
+
+    def _check_native(self, framework: str, extra: dict[str, Any], binary: Path,
+                      data: Path | None, *size: str) -> None:
+        """Run a C++ timing program once, compare its output; a good one gets timed."""
         try:
-            got, _, _, _ = native.run(binary, weights, self.x.numpy(), 0)
+            got, _, _, _ = native.run(binary, data, self.x.numpy(), 0, *size)
         except (native.NativeError, subprocess.TimeoutExpired) as exc:
-            self.fail(frontend, "crash", first_line(exc), **extra)
+            self.fail(framework, "crash", first_line(exc), **extra)
             return
         ok, diff = check(got, self.want)
         if not ok:
-            self.fail(frontend, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
+            self.fail(framework, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
             return
-        self.results[frontend] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
-        self.timers[frontend] = ("native", binary, weights)
+        self.results[framework] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
+        self.timers[framework] = ("native", binary, data, *size)
 
     def add_peer(self, framework: str) -> None:
         try:
@@ -182,18 +187,7 @@ class Case:
             self.fail(AOTI_NAME, "no conversion", first_line(exc))
             return
         extra: dict[str, Any] = {"compile_s": seconds, "compile_cached": cached}
-        dims = ",".join(map(str, self.x.shape))
-        try:
-            got, _, _, _ = native.run(driver, package, self.x.numpy(), 0, dims)
-        except (native.NativeError, subprocess.TimeoutExpired) as exc:
-            self.fail(AOTI_NAME, "crash", first_line(exc), **extra)
-            return
-        ok, diff = check(got, self.want)
-        if not ok:
-            self.fail(AOTI_NAME, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
-            return
-        self.results[AOTI_NAME] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
-        self.timers[AOTI_NAME] = ("native", driver, package, dims)
+        self._check_native(AOTI_NAME, extra, driver, package, ",".join(map(str, self.x.shape)))
 
     def time_round(self, min_seconds: float) -> None:
         for framework, timer in self.timers.items():
@@ -302,7 +296,8 @@ def main() -> int:
         for case in cases:
             case.time_round(args.min_seconds)
     log.info("torch memory")
-    memory = {case.key: torch_rss(case.model.name, case.batch) for case in cases}
+    memory = {case.key: None if case.sweep_only else torch_rss(case.model.name, case.batch)
+              for case in cases}
 
     info["peak_gflops_end"] = native.peak_gflops(args.work)
     info["load_average_end"] = os.getloadavg()

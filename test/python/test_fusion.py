@@ -225,3 +225,11 @@ def test_the_pass_needs_the_operator_registered():
     model = _model([helper.make_node("Neg", ["x"], ["a"]), helper.make_node("Exp", ["a"], ["y"])],
                    [("x", F, [2])], [("y", F, [2])])
     assert fusion.apply(model, {"Neg", "Exp"}, fusion.TensorInfo.of(model)) == 0
+
+
+@pytest.mark.parametrize(("name", "folded"), [("residual_conv", {"Add", "Relu"}),
+                                              ("batchnorm2d_folded", {"Relu"})])
+def test_residual_add_and_relu_fold_into_our_convolution(name, folded, tmp_path):
+    outcome = run(name, tmp_path)  # compared with Torch
+    assert outcome.ok, outcome.error
+    assert "SofiePyTorchConv" in outcome.onnx_ops and not folded & set(outcome.onnx_ops)
