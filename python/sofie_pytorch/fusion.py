@@ -33,7 +33,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .fast_operators import CONV_OP, drop_unread
+from .fast_operators import CONV_OP, drop_unread, names_read
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,13 @@ class _Graph:
                 self.producer[name] = i
             for name in node.input:
                 self.readers.setdefault(name, []).append(i)
+        # tensors that must stay tensors: the graph's outputs, and what subgraphs (If/Loop
+        # bodies) read from this graph
         self.outputs = {o.name for o in graph.output}
+        for node in graph.node:
+            for attr in node.attribute:
+                for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    self.outputs |= names_read(sub)
         self.constants = _constants(graph)
 
     def only_reader(self, name: str, i: int) -> bool:

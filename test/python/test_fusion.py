@@ -252,3 +252,14 @@ def test_residual_add_and_relu_fold_into_our_convolution(name, folded, tmp_path)
     outcome = run(name, tmp_path)  # compared with Torch
     assert outcome.ok, outcome.error
     assert "SofiePyTorchConv" in outcome.onnx_ops and not folded & set(outcome.onnx_ops)
+
+
+def test_tensors_read_by_subgraphs_stay_tensors():
+    branch = helper.make_graph([helper.make_node("Identity", ["a"], ["o"])], "b", [],
+                               [helper.make_tensor_value_info("o", F, [2])])
+    model = _model(
+        [helper.make_node("Neg", ["x"], ["a"]), helper.make_node("Exp", ["a"], ["y"]),
+         helper.make_node("If", ["c"], ["z"], then_branch=branch, else_branch=branch)],
+        [("x", F, [2]), ("c", TensorProto.BOOL, [])], [("y", F, [2]), ("z", F, [2])])
+    assert _fuse(model) == 1
+    assert "a" in _fused_nodes(model)[0].output
