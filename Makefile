@@ -61,7 +61,7 @@ lint: venv
 clean:
 	rm -rf $(BUILD)
 
-# The performance benchmark (not part of the tests; about 5-10 minutes on 2 cores): writes
+# The performance benchmark (not part of the tests; 13-25 minutes on 2 cores): writes
 # bench/results/results.md and latency.png. Its extra packages stay out of requirements.txt.
 .PHONY: bench
 $(VENV)/.bench.stamp: bench/requirements.txt $(VENV)/.requirements.stamp

@@ -1,6 +1,6 @@
 """Convert the zoo with one front end and time it; run as its own process per front end.
 
-    python bench/convert.py {ours,peer} OUT_DIR RESULT_JSON [--models a,b] [--batches 1,64]
+    python bench/convert.py {ours,peer} OUT_DIR RESULT_JSON [--cases hep_mlp/1,lstm/64]
 
 ``ours`` is this project (``ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse``) on the model
 saved as TorchScript (``torch.jit.script``, what TMVA writes); ``peer`` is the ``sofie``
@@ -114,8 +114,8 @@ def main() -> int:
     parser.add_argument("frontend", choices=sorted(FRONT_ENDS))
     parser.add_argument("out", type=Path)
     parser.add_argument("result", type=Path)
-    parser.add_argument("--models", default=",".join(m.name for m in ZOO))
-    parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    parser.add_argument("--cases", default=",".join(f"{m.name}/{b}" for m in ZOO for b in BATCHES),
+                        help="MODEL/BATCH pairs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
@@ -130,12 +130,11 @@ def main() -> int:
     first = convert_one(convert, ZOO[0], 1, warm, args.frontend)
 
     results: dict[str, Any] = {}
-    for name in args.models.split(","):
-        for batch in map(int, args.batches.split(",")):
-            key = f"{name}/{batch}"
-            results[key] = convert_one(convert, BY_NAME[name], batch, args.out, args.frontend)
-            log.warning("%s %s: %s", args.frontend, key,
-                        "ok" if results[key]["ok"] else results[key]["error"])
+    for key in args.cases.split(","):
+        name, batch = key.split("/")
+        results[key] = convert_one(convert, BY_NAME[name], int(batch), args.out, args.frontend)
+        log.warning("%s %s: %s", args.frontend, key,
+                    "ok" if results[key]["ok"] else results[key]["error"])
     args.result.write_text(json.dumps({
         "frontend": args.frontend,
         "import_torch_s": _T_TORCH,

@@ -56,14 +56,18 @@ def compile_driver(header: Path, extra: list[str] | None = None,
     return binary, seconds
 
 
-def run(binary: Path, weights: Path | None, x: np.ndarray,
-        min_seconds: float) -> tuple[np.ndarray, list[float], list[float], int]:
-    """Output on x, per-call CPU and wall ns of each timed block, peak RSS in kB."""
+def run(binary: Path, weights: Path | None, x: np.ndarray, min_seconds: float,
+        size: str | None = None) -> tuple[np.ndarray, list[float], list[float], int]:
+    """Output on x, per-call CPU and wall ns of each timed block, peak RSS in kB.
+
+    `size` is the driver's third argument: the input's element count by default (driver.cxx),
+    its shape "D0,D1,..." for aoti_driver.cxx."""
     given = binary.with_suffix(".in")
     got = binary.with_suffix(".out")
     np.ascontiguousarray(x, dtype="<f4").tofile(given)
     done = subprocess.run(
-        [str(binary), str(weights or ""), str(given), str(x.size), str(got), str(min_seconds)],
+        [str(binary), str(weights or ""), str(given), size or str(x.size), str(got),
+         str(min_seconds)],
         capture_output=True, text=True, env=ENV, timeout=120)
     if done.returncode != 0:
         raise NativeError(f"exit {done.returncode}: {_first_error(done.stderr)}")
@@ -72,6 +76,22 @@ def run(binary: Path, weights: Path | None, x: np.ndarray,
         return output, [], [], 0
     report = json.loads(done.stdout.strip().splitlines()[-1])
     return output, report["block_ns"], report["block_wall_ns"], int(report["maxrss_kb"])
+
+
+def peak_gflops(work: Path, runs: int = 3) -> float | None:
+    """The core's practical FP32 peak: peak.cxx (OpenBLAS sgemm 1024^3, one thread, CPU
+    time), best of `runs` processes; None if it does not build or run."""
+    binary = work / "peak.bin"
+    built = subprocess.run(["g++", "-O2", str(DRIVER.with_name("peak.cxx")), "-o", str(binary),
+                            *LIBS], capture_output=True, text=True)
+    if built.returncode != 0:
+        return None
+    values = []
+    for _ in range(runs):
+        done = subprocess.run([str(binary)], capture_output=True, text=True, env=ENV, timeout=120)
+        if done.returncode == 0:
+            values.append(float(done.stdout.strip()))
+    return max(values) if values else None
 
 
 def compiler_version() -> str:

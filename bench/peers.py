@@ -1,4 +1,5 @@
-"""The Python-driven peers, all single-threaded: torch eager, TorchScript, ONNX Runtime.
+"""The Python-driven peers, all single-threaded: torch eager, TorchScript, ONNX Runtime,
+torch.compile (compilers.py; AOTInductor runs from C++, in run.py).
 
 Each ``make_*`` returns a zero-argument callable that runs one inference on the fixed
 input and returns a NumPy array, or raises; the caller reports the error's first line.
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from compilers import make_torch_compile
 
 Runner = Callable[[], np.ndarray]
 
@@ -82,4 +84,5 @@ PEERS: dict[str, Callable[[torch.nn.Module, torch.Tensor], Runner]] = {
     "onnxruntime": make_onnxruntime,
     "torch eager": make_eager,
     "torchscript": make_torchscript,
+    "torch.compile": make_torch_compile,
 }

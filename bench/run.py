@@ -4,7 +4,8 @@
    process, timing parse + generate once torch and the front end are imported;
 2. compiles every generated header with the timing driver (g++ -O3 -march=native,
    OpenBLAS, one thread), timing the compilation;
-3. builds the Python peers (ONNX Runtime, torch eager, TorchScript), one thread each;
+3. builds the Python peers (ONNX Runtime, torch eager, TorchScript, torch.compile) and the
+   AOTInductor packages (run from a C++ driver), one thread each, timing the compilers;
 4. checks every framework's output against torch eager on the same input: a wrong or
    failing one is reported as such and never timed;
 5. times everything in ROUNDS interleaved rounds (median over blocks of >= MIN_SECONDS
@@ -28,18 +29,21 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import compilers  # noqa: E402
 import native  # noqa: E402
 import numpy as np  # noqa: E402
 import report  # noqa: E402
 import torch  # noqa: E402
 from peers import PEERS, Runner  # noqa: E402
 from timing import median, time_blocks  # noqa: E402
-from zoo import BATCHES, BY_NAME, ZOO  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from zoo import BATCHES, BY_NAME, SWEEP_BATCHES, SWEEP_MODELS, ZOO  # noqa: E402
 
 log = logging.getLogger("bench")
 
 FRONT_ENDS = ("ours", "peer")
 FAST_MATH_NAME = "ours -ffast-math"  # the same generated code, other compiler flags
+AOTI_NAME = "aotinductor"
 ATOL, RTOL = 1e-4, 1e-3  # float32, other summation orders (the test suite is stricter)
 
 
@@ -69,7 +73,7 @@ def import_costs() -> dict[str, float]:
     }
 
 
-def convert_all(models: list[str], batches: list[int], work: Path,
+def convert_all(pairs: list[tuple[str, int]], work: Path,
                 ours_python: Path | None) -> dict[str, Any]:
     out = {}
     env = dict(os.environ)
@@ -78,8 +82,7 @@ def convert_all(models: list[str], batches: list[int], work: Path,
             env["PYTHONPATH"] = os.pathsep.join([str(ours_python), env.get("PYTHONPATH", "")])
         result = work / f"convert_{frontend}.json"
         command = [sys.executable, str(HERE / "convert.py"), frontend, str(work / "generated"),
-                   str(result), "--models", ",".join(models),
-                   "--batches", ",".join(map(str, batches))]
+                   str(result), "--cases", ",".join(f"{m}/{b}" for m, b in pairs)]
         log.info("converting with the %s front end", frontend)
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -103,14 +106,18 @@ def check(got: np.ndarray, want: np.ndarray) -> tuple[bool, float]:
 class Case:
     """One model at one batch size: its runners, checked, ready to be timed."""
 
-    def __init__(self, model_name: str, batch: int) -> None:
+    def __init__(self, model_name: str, batch: int, sweep_only: bool = False) -> None:
         self.model = BY_NAME[model_name]
         self.batch = batch
+        self.sweep_only = sweep_only  # only in the batch-size sweep, not in the main table
         self.key = f"{model_name}/{batch}"
         self.module = self.model.module()
         self.x = self.model.example(batch)
         with torch.inference_mode():
             self.want = self.module(self.x).numpy()
+        with torch.inference_mode(), FlopCounterMode(display=False) as flops:
+            self.module(self.x)
+        self.flops = flops.get_total_flops()  # convolutions and products, for GFLOP/s
         self.results: dict[str, dict[str, Any]] = {}
         self.timers: dict[str, Any] = {}
 
@@ -136,17 +143,22 @@ class Case:
         extra: dict[str, Any] = {"compile_s": compile_s}
         if conversion.get("note"):
             extra["note"] = conversion["note"]
+        self._check_native(frontend, extra, binary, weights)
+
+    def _check_native(self, framework: str, extra: dict[str, Any], binary: Path,
+                      data: Path | None, *size: str) -> None:
+        """Run a C++ timing program once, compare its output; a good one gets timed."""
         try:
-            got, _, _, _ = native.run(binary, weights, self.x.numpy(), 0)
+            got, _, _, _ = native.run(binary, data, self.x.numpy(), 0, *size)
         except (native.NativeError, subprocess.TimeoutExpired) as exc:
-            self.fail(frontend, "crash", first_line(exc), **extra)
+            self.fail(framework, "crash", first_line(exc), **extra)
             return
         ok, diff = check(got, self.want)
         if not ok:
-            self.fail(frontend, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
+            self.fail(framework, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff, **extra)
             return
-        self.results[frontend] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
-        self.timers[frontend] = ("native", binary, weights)
+        self.results[framework] = {"status": "ok", "max_diff": diff, "rounds_ns": [], **extra}
+        self.timers[framework] = ("native", binary, data, *size)
 
     def add_peer(self, framework: str) -> None:
         try:
@@ -160,16 +172,29 @@ class Case:
             self.fail(framework, "WRONG", f"max |diff| = {diff:.3g}", max_diff=diff)
             return
         self.results[framework] = {"status": "ok", "max_diff": diff, "rounds_ns": []}
+        if hasattr(runner, "compile_s"):
+            self.results[framework]["compile_s"] = runner.compile_s  # type: ignore[attr-defined]
         if getattr(runner, "note", None):
             self.results[framework]["note"] = runner.note  # type: ignore[attr-defined]
         self.timers[framework] = ("python", runner)
+
+    def add_aoti(self, driver: Path, cache: Path) -> None:
+        """AOTInductor: the exported model compiled into a package, run from C++."""
+        try:
+            package, seconds, cached = compilers.aoti_package(self.module, self.x, cache,
+                                                              self.model.name)
+        except Exception as exc:  # noqa: BLE001 - a compiler that fails is a result
+            self.fail(AOTI_NAME, "no conversion", first_line(exc))
+            return
+        extra: dict[str, Any] = {"compile_s": seconds, "compile_cached": cached}
+        self._check_native(AOTI_NAME, extra, driver, package, ",".join(map(str, self.x.shape)))
 
     def time_round(self, min_seconds: float) -> None:
         for framework, timer in self.timers.items():
             entry = self.results[framework]
             if timer[0] == "native":
                 _, blocks, walls, rss = native.run(timer[1], timer[2], self.x.numpy(),
-                                                   min_seconds)
+                                                   min_seconds, *timer[3:])
                 entry["maxrss_kb"] = max(entry.get("maxrss_kb", 0), rss)
             else:
                 blocks, walls = time_blocks(timer[1], min_seconds)
@@ -224,6 +249,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(m.name for m in ZOO))
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    parser.add_argument("--sweep-models", default=",".join(SWEEP_MODELS),
+                        help="models of the batch-size sweep ('' for none)")
+    parser.add_argument("--sweep-batches", default=",".join(map(str, SWEEP_BATCHES)))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.2)
     parser.add_argument("--work", type=Path, default=HERE / "work", help="generated code")
@@ -236,32 +264,42 @@ def main() -> int:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     models, batches = args.models.split(","), [int(b) for b in args.batches.split(",")]
+    pairs = [(m, b) for m in models for b in batches]
+    sweep = [(m, int(b)) for m in filter(None, args.sweep_models.split(","))
+             for b in args.sweep_batches.split(",") if (m, int(b)) not in pairs]
     start = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
 
     info = machine()
+    log.info("FP32 peak (sgemm 1024^3)")
+    info["peak_gflops_start"] = native.peak_gflops(args.work)
     log.info("import costs")
     info["import_costs_s"] = import_costs()
     info["project"] = project_version(args.ours_python)
-    conversions = convert_all(models, batches, args.work, args.ours_python)
+    conversions = convert_all(pairs + sweep, args.work, args.ours_python)
+    aoti_driver = compilers.build_aoti_driver(args.work)
 
-    cases = [Case(m, b) for m in models for b in batches]
+    cases = [Case(m, b) for m, b in pairs] + [Case(m, b, sweep_only=True) for m, b in sweep]
     for case in cases:
         log.info("%s: compile and check", case.key)
         for frontend in FRONT_ENDS:
             case.add_native(frontend, conversions[frontend]["models"][case.key])
-        case.add_native("ours", conversions["ours"]["models"][case.key], native.FAST_MATH,
-                        FAST_MATH_NAME)
+        if not case.sweep_only:
+            case.add_native("ours", conversions["ours"]["models"][case.key], native.FAST_MATH,
+                            FAST_MATH_NAME)
         for framework in PEERS:
             case.add_peer(framework)
+        case.add_aoti(aoti_driver, args.work / "aoti")
     for r in range(args.rounds):
         log.info("timing round %d of %d", r + 1, args.rounds)
         for case in cases:
             case.time_round(args.min_seconds)
     log.info("torch memory")
-    memory = {case.key: torch_rss(case.model.name, case.batch) for case in cases}
+    memory = {case.key: None if case.sweep_only else torch_rss(case.model.name, case.batch)
+              for case in cases}
 
+    info["peak_gflops_end"] = native.peak_gflops(args.work)
     info["load_average_end"] = os.getloadavg()
     info["total_s"] = time.perf_counter() - start
     results = {
@@ -272,7 +310,8 @@ def main() -> int:
                                  for f, c in conversions.items()},
         "cases": {case.key: {
             "model": case.model.name, "description": case.model.description,
-            "batch": case.batch, "frameworks": case.results,
+            "batch": case.batch, "sweep_only": case.sweep_only, "flops": case.flops,
+            "frameworks": case.results,
             "conversion": {f: conversions[f]["models"][case.key] for f in FRONT_ENDS},
             "torch_maxrss_kb": memory[case.key],
         } for case in cases},

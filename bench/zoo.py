@@ -110,6 +110,44 @@ class _Encoder(nn.Module):
         return self.layer(x)
 
 
+def _mlp_with(activation: Callable[[], nn.Module]) -> nn.Module:
+    """An MLP 16-64-64-1 whose hidden activations reach SOFIE as element-wise chains."""
+    return nn.Sequential(nn.Linear(16, 64), activation(), nn.Linear(64, 64), activation(),
+                         nn.Linear(64, 1))
+
+
+class _MaskedFill(nn.Module):
+    """Linear, then masked_fill and where on masks computed from the data, Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(16, 64)
+        self.l2 = nn.Linear(64, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.l1(x)
+        h = h.masked_fill(h.abs() < 0.1, 0.0)
+        h = torch.where(h > 0, h, 0.2 * h)
+        return self.l2(h)
+
+
+class _PreNormBlock(nn.Module):
+    """x + Linear(GELU(Linear(LayerNorm(x)))): a transformer-style residual MLP block."""
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.up = nn.Linear(width, 2 * width)
+        self.down = nn.Linear(2 * width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.down(nn.functional.gelu(self.up(self.norm(x))))
+
+
+def _prenorm_mlp() -> nn.Module:
+    return nn.Sequential(_PreNormBlock(), _PreNormBlock(), nn.Linear(64, 1))
+
+
 ZOO: list[ZooModel] = [
     ZooModel("hep_mlp", "MLP 10-64-64-1, ReLU, Sigmoid", _hep_mlp, (10,)),
     ZooModel("deep_mlp", "MLP 100-9x50-10, ReLU", _deep_mlp, (100,)),
@@ -122,7 +160,20 @@ ZOO: list[ZooModel] = [
     ZooModel("transformer", "TransformerEncoderLayer d=32, 4 heads, ff 64, 8 tokens",
              _Encoder, (8, 32)),
     ZooModel("residual", "ResNet basic block, 16 channels, 8x8, BatchNorm", _Residual, (16, 8, 8)),
+    # element-wise-heavy models (issue 12): their activations reach SOFIE as node chains
+    ZooModel("gelu_mlp", "MLP 16-64-64-1, GELU (erf)", lambda: _mlp_with(nn.GELU), (16,)),
+    ZooModel("gelu_tanh_mlp", "MLP 16-64-64-1, GELU (tanh form)",
+             lambda: _mlp_with(lambda: nn.GELU(approximate="tanh")), (16,)),
+    ZooModel("mish_mlp", "MLP 16-64-64-1, Mish", lambda: _mlp_with(nn.Mish), (16,)),
+    ZooModel("softplus_mlp", "MLP 16-64-64-1, Softplus", lambda: _mlp_with(nn.Softplus), (16,)),
+    ZooModel("masked_fill", "Linear 16-64, masked_fill and where, Linear 64-1", _MaskedFill,
+             (16,)),
+    ZooModel("prenorm_mlp", "2 pre-norm residual blocks (LayerNorm, 64-128-64, GELU), Linear",
+             _prenorm_mlp, (64,)),
 ]
 
 BY_NAME = {m.name: m for m in ZOO}
 BATCHES = (1, 64)
+# The batch-size sweep: per-event cost as the batch grows, for these models.
+SWEEP_MODELS = ("hep_mlp", "lstm", "cnn")
+SWEEP_BATCHES = (1, 4, 16, 64, 256, 1024)

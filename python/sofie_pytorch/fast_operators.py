@@ -209,25 +209,25 @@ def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
             graph.node[i].CopyFrom(replacement)
             log.debug("%s %s runs on the project's own operator", node.op_type, node.name)
     if replaced_inputs:
-        _drop_unread(graph, replaced_inputs)
+        drop_unread(graph, replaced_inputs)
     return sum(n.op_type in OURS for n in graph.node)
 
 
-def _names_read(graph: onnx.GraphProto) -> set[str]:
+def names_read(graph: onnx.GraphProto) -> set[str]:
     """Every tensor name a node reads, in this graph and its subgraphs, and the outputs."""
     read = {o.name for o in graph.output}
     for node in graph.node:
         read.update(node.input)
         for attr in node.attribute:
             for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                read |= _names_read(sub)
+                read |= names_read(sub)
     return read
 
 
-def _drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
-    """The recurrent nodes' W, R and B, now unread: keep them out of the weight file,
-    whether they were initializers or Constant nodes."""
-    unread = candidates - _names_read(graph)
+def drop_unread(graph: onnx.GraphProto, candidates: set[str]) -> None:
+    """Constants now unread (the recurrent nodes' W, R and B; scalars fused into code):
+    keep them out of the weight file, whether they were initializers or Constant nodes."""
+    unread = candidates - names_read(graph)
     kept = [t for t in graph.initializer if t.name not in unread]
     if len(kept) != len(graph.initializer):
         del graph.initializer[:]

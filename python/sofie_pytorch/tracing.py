@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import control_flow, fast_operators, names, onnx_export, rewrites, sources, support
+from . import control_flow, fast_operators, fusion, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
 from .specs import InputSpec
 
@@ -101,9 +101,13 @@ def finish(
     ready.CopyFrom(proto)
     control_flow.check(ready.graph, _module_types(model))
     support.check(ready.graph, supported, _module_types(model))
+    info = fusion.TensorInfo.of(ready)  # before our op types hide shapes from ONNX inference
     faster = fast_operators.apply(ready, supported)
     if faster:
         log.info("%d node(s) run on the project's own operators", faster)
+    fused = fusion.apply(ready, supported, info)
+    if fused:
+        log.info("%d element-wise group(s) fused into single loops", fused)
     _check_run_time_sizes(ready.graph, specs)
     names.clean(ready)
     return TracedModel(model.name, specs, ready)

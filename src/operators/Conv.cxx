@@ -1,7 +1,10 @@
 // 1D/2D convolution, group 1, no dilation: per image, a copy into a zero-bordered buffer,
 // im2col by strided copies, one GEMM into the output.
-// Node SofiePyTorchConv: inputs X (N, C, [H,] W), W (OC, C, [KH,] KW), [B (OC)]; output Y;
-// attributes kernel_shape, pads (begins then ends), strides, as ONNX Conv.
+// Node SofiePyTorchConv: inputs X (N, C, [H,] W), W (OC, C, [KH,] KW), [B (OC)], [R (the
+// shape of Y)]; output Y = conv(X) [+ B] [+ R], then ReLU if the attribute relu is 1;
+// attributes kernel_shape, pads (begins then ends), strides, as ONNX Conv, and relu.
+// The residual R and the ReLU are applied per image right after its GEMM, while the image's
+// output is still in the L1 cache (fast_operators.py folds the Add and Relu nodes in).
 //
 // Why our own: SOFIE 0.1.0's Conv spends more time in im2col (a generic function that
 // tests every element against the padding) than in its GEMMs, and copies its weights on
@@ -27,18 +30,21 @@ namespace {
 class Conv final : public ROperator {
 public:
    struct Spec {
-      std::string x, w, b, y;
+      std::string x, w, b, y, residual;
       std::vector<size_t> kernel, pads, strides;
+      bool relu = false;
    };
 
    explicit Conv(Spec spec) : fSpec(std::move(spec))
    {
-      for (auto *name : {&fSpec.x, &fSpec.w, &fSpec.b, &fSpec.y})
+      for (auto *name : {&fSpec.x, &fSpec.w, &fSpec.b, &fSpec.y, &fSpec.residual})
          if (!name->empty())
             *name = UTILITY::Clean_name(*name);
       fInputTensorNames = {fSpec.x, fSpec.w};
       if (!fSpec.b.empty())
          fInputTensorNames.emplace_back(fSpec.b);
+      if (!fSpec.residual.empty())
+         fInputTensorNames.emplace_back(fSpec.residual);
       fOutputTensorNames = {fSpec.y};
    }
 
@@ -92,6 +98,9 @@ public:
       if (dims == 2)
          y.emplace_back(fOutH);
       y.emplace_back(fOutW);
+      if (!fSpec.residual.empty() && ConvertDimShapeToString(model.GetDimTensorShape(fSpec.residual)) !=
+                                         ConvertDimShapeToString(y))
+         throw std::runtime_error(what + "the residual " + fSpec.residual + " must have the output's shape");
       if (!model.CheckIfTensorAlreadyExist(fSpec.y))
          model.AddIntermediateTensor(fSpec.y, ETensorType::FLOAT, y);
    }
@@ -159,8 +168,15 @@ public:
           << in << "   int sp_m = " << hw << ", sp_oc = " << fOutChannels << ", sp_k = " << Depth() << ";\n"
           << in << "   float sp_one = 1.0f, sp_beta = " << (fSpec.b.empty() ? "0.0f" : "1.0f") << ";\n"
           << in << "   BLAS::sgemm_(&sp_t, &sp_t, &sp_m, &sp_oc, &sp_k, &sp_one, const_cast<float *>(" << matrix
-          << "), &sp_m, tensor_" << fSpec.w << ", &sp_k, &sp_beta, sp_y, &sp_m);\n"
-          << in << "}\n"
+          << "), &sp_m, tensor_" << fSpec.w << ", &sp_k, &sp_beta, sp_y, &sp_m);\n";
+      if (!fSpec.residual.empty() || fSpec.relu) {
+         const std::string r = fSpec.residual.empty() ? "" : " + tensor_" + fSpec.residual + "[sp_n * " +
+                                                                 std::to_string(fOutChannels * hw) + " + sp_i]";
+         out << in << "   for (size_t sp_i = 0; sp_i < " << fOutChannels * hw << "; ++sp_i)\n"
+             << in << "      sp_y[sp_i] = " << (fSpec.relu ? "std::max(sp_y[sp_i]" + r + ", 0.0f)" : "sp_y[sp_i]" + r)
+             << ";\n";
+      }
+      out << in << "}\n"
           << "   }\n";
       return out.str();
    }
@@ -194,6 +210,10 @@ std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::Node
    spec.kernel = IntsAttribute(node, "kernel_shape");
    spec.pads = IntsAttribute(node, "pads");
    spec.strides = IntsAttribute(node, "strides");
+   spec.residual = InputOrEmpty(node, 3);
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == "relu")
+         spec.relu = node.attribute(i).i() != 0;
    return std::make_unique<Conv>(std::move(spec));
 }
 

@@ -11,12 +11,13 @@ struct Entry {
    ParserFuncSignature parse;
 };
 
-// The op types are shared with python/sofie_pytorch/fast_operators.py.
+// The op types are shared with python/sofie_pytorch/fast_operators.py and fusion.py.
 const Entry kOperators[] = {
    {"SofiePyTorchLSTM", ParseLSTM},
    {"SofiePyTorchGRU", ParseGRU},
    {"SofiePyTorchConv", ParseConv},
    {"SofiePyTorchRNN", ParseRNN},
+   {"SofiePyTorchElementwise", ParseElementwise},
 };
 
 } // namespace

@@ -20,6 +20,7 @@ std::unique_ptr<ROperator> ParseLSTM(RModelParser_ONNX &parser, const onnx::Node
 std::unique_ptr<ROperator> ParseGRU(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseRNN(RModelParser_ONNX &parser, const onnx::NodeProto &node);
+std::unique_ptr<ROperator> ParseElementwise(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 
 } // namespace operators
 } // namespace PyTorch
