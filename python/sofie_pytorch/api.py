@@ -64,7 +64,7 @@ def resolve_inputs(
 ) -> tuple[object, object]:
     """The shapes and dtypes to parse with, from explicit shapes or example tensors.
 
-    Shapes are checked in detail by the tracing step (sofie_pytorch.specs); here only
+    Shapes are checked in detail by the tracing step (sofie_pytorch.loading.specs); here only
     where they come from is decided. With ``dynamic_batch`` the first dimension of
     every input becomes -1: the batch size is then an argument of the generated code.
     """

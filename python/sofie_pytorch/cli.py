@@ -277,7 +277,7 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     import numpy as np
     import torch
 
-    from . import sources
+    from .loading import sources
     from .reader import Reader
 
     shapes, dtypes = _shapes_and_dtypes(args)

@@ -7,7 +7,7 @@
 
 The model (a file, an ``nn.Module`` or a ``sofie_pytorch.convert`` result) is converted
 with SOFIE and compiled with g++ into a shared library together with a little glue
-(:mod:`sofie_pytorch.scorer_code`); cling only sees a header of inline functions that
+(:mod:`sofie_pytorch.running.scorer_code`); cling only sees a header of inline functions that
 pack the columns and call the library. On a local RDataFrame every slot gets its own
 Session (``SOFIE::PyTorch::SlotSessions``, made before the event loop, no lock); on a
 distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``) the library, its
@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import api, scorer_code, sharedlib
+from . import api
 from .errors import InputSpecError, SofiePyTorchError
-from .scorer_code import InputLayout, OutputLayout, ScorerSpec
+from .running import scorer_code, sharedlib
+from .running.scorer_code import InputLayout, OutputLayout, ScorerSpec
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from . import sources, support, tracing
-from .specs import InputSpec
+from . import tracing
+from .graph import support
+from .loading import sources
+from .loading.specs import InputSpec
 
 
 @dataclass

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import onnx
 
-from . import control_flow, fast_operators, fusion, names, onnx_export, rewrites, sources, support
 from .errors import InputSpecError, TracingError, UnsupportedOperatorError
-from .specs import InputSpec
+from .graph import control_flow, fast_operators, fusion, names, rewrites, support
+from .loading import onnx_export, sources
+from .loading.specs import InputSpec
 
 log = logging.getLogger(__name__)
 

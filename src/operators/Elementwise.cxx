@@ -1,6 +1,6 @@
 // A fused element-wise subgraph: one loop over the output, every node of the subgraph an
 // expression on local variables, no intermediate buffers.
-// Node SofiePyTorchElementwise (made by python/sofie_pytorch/fusion.py): inputs are the
+// Node SofiePyTorchElementwise (made by python/sofie_pytorch/graph/fusion.py): inputs are the
 // tensors the subgraph reads (broadcast to the loop shape, ONNX/numpy rules); attributes:
 //   ops            the subgraph's nodes, in order, as ONNX op types (kOps below);
 //   args           their operands, arity of each op in turn: a value id (the node's inputs

@@ -11,7 +11,7 @@ struct Entry {
    ParserFuncSignature parse;
 };
 
-// The op types are shared with python/sofie_pytorch/fast_operators.py and fusion.py.
+// The op types are shared with python/sofie_pytorch/graph/fast_operators.py and fusion.py.
 const Entry kOperators[] = {
    {"SofiePyTorchLSTM", ParseLSTM},
    {"SofiePyTorchGRU", ParseGRU},

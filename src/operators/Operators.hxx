@@ -1,5 +1,5 @@
 // Our own SOFIE operators, registered with the engine's ONNX parser under op types of
-// their own. The Python front end (sofie_pytorch/fast_operators.py) renames the nodes it
+// their own. The Python front end (sofie_pytorch/graph/fast_operators.py) renames the nodes it
 // hands to them; every other node keeps the engine's operator.
 #ifndef SOFIE_PYTORCH_OPERATORS_OPERATORS_HXX
 #define SOFIE_PYTORCH_OPERATORS_OPERATORS_HXX

@@ -6,7 +6,7 @@
 // activations as scalar double-precision loops. Here each step is one product
 // h(B,H) x RT(H,G*H) and one vectorisable loop over the gates.
 //
-// The nodes come from the Python front end (sofie_pytorch/fast_operators.py), which
+// The nodes come from the Python front end (sofie_pytorch/graph/fast_operators.py), which
 // prepares the weights: W and R transposed, as WT (I, G*H) and RT (H, G*H), biases
 // summed where the cell allows it. Layout 0 only: X is (S, B, I); Y is (S, 1, B, H); states (1, B, H).
 #ifndef SOFIE_PYTORCH_OPERATORS_RECURRENTOPERATOR_HXX

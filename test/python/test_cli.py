@@ -190,7 +190,7 @@ def code_of(header) -> str:
 
 def test_convert_runs_the_model_once(models, tmp_path, monkeypatch):
     """One trace per command: the graph the summary describes is the one converted."""
-    from sofie_pytorch import onnx_export
+    from sofie_pytorch.loading import onnx_export
 
     calls = []
     export = onnx_export.export

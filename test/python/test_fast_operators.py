@@ -18,7 +18,7 @@ from compiled import compile_and_run
 from conformance import compare, run, save
 from coverage import CASES
 from onnx import TensorProto, helper, numpy_helper
-from sofie_pytorch import fast_operators
+from sofie_pytorch.graph import fast_operators
 
 OURS = set(fast_operators.OURS)
 

@@ -1,4 +1,4 @@
-"""Element-wise fusion (python/sofie_pytorch/fusion.py, src/operators/Elementwise.cxx).
+"""Element-wise fusion (python/sofie_pytorch/graph/fusion.py, src/operators/Elementwise.cxx).
 
 The coverage suite's activation and element-wise cases run through the fused operator and
 are compared with Torch there; here: that they do run through it, models built to exercise
@@ -17,7 +17,7 @@ from compiled import compile_and_run
 from conformance import compare, run, save
 from coverage import CASES
 from onnx import TensorProto, helper, numpy_helper
-from sofie_pytorch import fusion
+from sofie_pytorch.graph import fusion
 from torch import nn
 
 FUSED = fusion.FUSED_OP

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ModelLoadError
 from .archive_integrity import check_torchscript_storages
 from .archive_safety import check_exported_archive
-from .errors import ModelLoadError
 from .specs import InputSpec, make_specs
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ..errors import UnsupportedOperatorError
+from ...errors import UnsupportedOperatorError
 from .registry import Context, attr, rewrite
 
 # Per cell: how many inputs the ONNX node has, which of them are initial states, and how

@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 import torch
 
-from .errors import InputSpecError
+from ..errors import InputSpecError
 
 # Canonical name -> torch dtype. The canonical names are SOFIE's own spellings
 # (ConvertTypeToString), so C++ and Python agree on them.

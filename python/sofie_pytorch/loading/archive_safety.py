@@ -23,7 +23,7 @@ from typing import IO
 
 import torch
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _IMPORTING_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ"}

@@ -18,8 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import _library
-from .errors import SofiePyTorchError
+from .. import _library
+from ..errors import SofiePyTorchError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def static_openblas() -> Path:
 
 def project_include_dir() -> str:
     """Where SofiePyTorch/SlotSessions.hxx is: the installed package or the source tree."""
-    for directory in (_library.PACKAGE_INCLUDE, Path(__file__).resolve().parents[2] / "inc"):
+    for directory in (_library.PACKAGE_INCLUDE, Path(__file__).resolve().parents[3] / "inc"):
         if (directory / "SofiePyTorch" / "SlotSessions.hxx").is_file():
             return str(directory)
     raise CompileError("SofiePyTorch/SlotSessions.hxx not found: reinstall sofie-pytorch")

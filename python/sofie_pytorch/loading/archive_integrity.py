@@ -15,7 +15,7 @@ import io
 import pickle
 import zipfile
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
 
 # Bytes per element of torch's typed storages; an unknown type counts as 1 byte, the
 # smallest possible element, so the check stays a valid lower bound.

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 import onnx
 import torch
 
-from .control_flow import ADVICE, CONTROL_FLOW, TRACER_BOOL_WARNING
-from .errors import InputSpecError, TracingError
+from ..errors import InputSpecError, TracingError
+from ..graph.control_flow import ADVICE, CONTROL_FLOW, TRACER_BOOL_WARNING
+from ..graph.support import operator_label
 from .graph_runner import DECOMPOSED, GraphRunner
 from .sources import LoadedModel
 from .specialise import specialise
 from .specs import InputSpec
-from .support import operator_label
 
 log = logging.getLogger(__name__)
 

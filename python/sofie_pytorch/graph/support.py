@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import onnx
 
-from .errors import UnsupportedOperatorError
+from ..errors import UnsupportedOperatorError
 
 ATEN_DOMAIN = "org.pytorch.aten"
 

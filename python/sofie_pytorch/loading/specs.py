@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import InputSpecError
 from .dtypes import canonical_dtype, is_tensor_type_vector, torch_dtype
-from .errors import InputSpecError
 
 # One example input is allocated per model input to run the model once; past this many
 # elements the shape is a typo, not a model (2**28 floats is 1 GiB).

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .control_flow import ADVICE
-from .errors import InputSpecError, TracingError
+from ..errors import InputSpecError, TracingError
+from ..graph.control_flow import ADVICE
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import onnx
 
-from .errors import TracingError
+from ..errors import TracingError
 from .support import module_path
 
 CONTROL_FLOW = {"If", "Loop", "Scan"}
