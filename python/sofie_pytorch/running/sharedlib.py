@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import _library
 from ..errors import SofiePyTorchError
+from ..output import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +66,24 @@ def compile_library(source: Path, output: Path, include_dirs: Sequence[str] = ()
     compiler = os.environ.get("CXX", "g++")
     if shutil.which(compiler) is None:
         raise CompileError(f"the C++ compiler {compiler!r} is not installed (apt-get install g++)")
-    partial = output.with_name(f".{output.name}.partial")
-    command = [compiler, *CXXFLAGS, *extra_flags, f"-I{source.parent}",
-               f"-I{project_include_dir()}", *(f"-I{d}" for d in include_dirs),
-               str(source), "-o", str(partial),
-               "-Wl,--exclude-libs,ALL", str(static_openblas()), "-lpthread", "-ldl"]
     start = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        partial.unlink(missing_ok=True)
-        raise CompileError(f"g++ took more than 900 s compiling {source.name}") from None
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        errors = [line for line in done.stderr.splitlines() if "error" in line][:5]
-        raise CompileError(f"g++ could not compile {source.name}:\n"
-                           + "\n".join(errors or done.stderr.splitlines()[-5:]))
-    os.replace(partial, output)
+    # The project's one temporary-then-rename writer: a library half written by a failed or
+    # interrupted g++ is never loaded under the final name.
+    with atomic_file(output, ".so") as partial:
+        # The linker keeps an existing file's mode (the placeholder's 0600): let it create
+        # the library afresh, with the usual permissions, under the same unique name.
+        partial.unlink()
+        command = [compiler, *CXXFLAGS, *extra_flags, f"-I{source.parent}",
+                   f"-I{project_include_dir()}", *(f"-I{d}" for d in include_dirs),
+                   str(source), "-o", str(partial),
+                   "-Wl,--exclude-libs,ALL", str(static_openblas()), "-lpthread", "-ldl"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            raise CompileError(f"g++ took more than 900 s compiling {source.name}") from None
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if "error" in line][:5]
+            raise CompileError(f"g++ could not compile {source.name}:\n"
+                               + "\n".join(errors or done.stderr.splitlines()[-5:]))
     log.info("compiled %s in %.1f s", output.name, time.perf_counter() - start)
     return output
