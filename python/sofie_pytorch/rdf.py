@@ -14,6 +14,10 @@ distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``) the library, 
 header and the weight file are shipped with DistRDF's own ``DistributeSharedLibs``,
 ``DistributeHeaders`` and ``DistributeFiles``, and each worker thread makes its Session
 once per process. Workers need ROOT, not torch nor this package.
+
+The library is compiled for this machine's CPU (``-march=native``) when it runs here, and
+for a portable baseline (``x86-64-v2``) when it is shipped to workers, which may be other
+machines; ``march="native"`` opts into the client's CPU on a cluster of identical machines.
 """
 
 from __future__ import annotations
@@ -282,10 +286,12 @@ def cache_root(workdir: str | os.PathLike[str] | None = None) -> Path:
     return root
 
 
-def _digest(model: _Model, spec: ScorerSpec) -> str:
-    """The scorer's tag: a hash of everything its library is built from, so that the same
-    model and column layout reuse one library, across calls and processes."""
+def _digest(model: _Model, spec: ScorerSpec, march: str | None) -> str:
+    """The scorer's tag: a hash of everything its library is built from (with the target
+    CPU), so that the same model and column layout reuse one library, across calls and
+    processes, and libraries for different CPUs never share a name or a namespace."""
     digest = hashlib.sha256()
+    digest.update(sharedlib.target_fingerprint(march).encode())
     digest.update(model.header.read_bytes())
     if model.weights is not None:
         digest.update(model.weights.read_bytes())
@@ -301,22 +307,25 @@ class Scorer:
     """One model compiled for one set of input columns: reusable on many RDataFrames.
 
     The library is kept in a cache directory named after a hash of its inputs (model
-    code, weights, column layout): a model is compiled once, not once per process.
+    code, weights, column layout, target CPU): a model is compiled once, not once per
+    process. ``march`` is g++'s ``-march`` (None: the compiler's default).
     ``define()`` also keeps the Scorer per model object or file and layout, so a model is
     converted once per process.
     """
 
     def __init__(self, model: object, groups: list[list[str]], kinds: list[list[str]],
                  input_shapes: object = None, dtypes: object = None,
-                 workdir: str | os.PathLike[str] | None = None) -> None:
+                 workdir: str | os.PathLike[str] | None = None,
+                 march: str | None = sharedlib.NATIVE) -> None:
         root = cache_root(workdir)
+        self.march = march
         staging = Path(tempfile.mkdtemp(prefix=".staging_", dir=root))
         try:
             shapes = input_shapes
             if shapes is None and not isinstance(model, api.Conversion):
                 shapes = _shapes_from_columns(groups, kinds)
             staged = _convert(model, shapes, dtypes, staging, "sofie_scorer")
-            self.tag = _digest(staged, _spec("", staged, groups, kinds))
+            self.tag = _digest(staged, _spec("", staged, groups, kinds), march)
             self.directory = root / f"sofie_score_{self.tag}"
             stem = f"sofie_score_{self.tag}"
             self.model = _Model(staged.rmodel, self.directory / f"{stem}_model.hxx",
@@ -341,7 +350,7 @@ class Scorer:
         source = staging / f"{stem}.cxx"
         source.write_text(scorer_code.compiled_source(self.spec))
         (staging / self.header.name).write_text(scorer_code.cling_header(self.spec))
-        sharedlib.compile_library(source, staging / self.library.name)
+        sharedlib.compile_library(source, staging / self.library.name, march=self.march)
         try:
             staging.rename(self.directory)
         except OSError:
@@ -444,9 +453,9 @@ _cache_lock = threading.Lock()
 
 
 def _cache_key(model: object, groups: list[list[str]], kinds: list[list[str]],
-               input_shapes: object, dtypes: object) -> tuple[Any, ...] | None:
+               input_shapes: object, dtypes: object, march: str | None) -> tuple[Any, ...] | None:
     layout = (tuple(map(tuple, groups)), tuple(map(tuple, kinds)), repr(input_shapes),
-              repr(dtypes))
+              repr(dtypes), march)
     if isinstance(model, api.Conversion):
         return ("conversion", id(model), *layout)
     if isinstance(model, (str, os.PathLike)):
@@ -462,7 +471,8 @@ def _cache_key(model: object, groups: list[list[str]], kinds: list[list[str]],
 def define(df: Any, names: str | Sequence[str], model: object,
            columns: Sequence[str] | Sequence[Sequence[str]], *,
            input_shapes: object = None, dtypes: object = None,
-           workdir: str | os.PathLike[str] | None = None) -> Any:
+           workdir: str | os.PathLike[str] | None = None,
+           march: str | None = None) -> Any:
     """Add the model's outputs to df as new columns; return the new RDataFrame node.
 
     ``names``: one name (a ``float`` column for a model with one scalar output, else an
@@ -479,6 +489,12 @@ def define(df: Any, names: str | Sequence[str], model: object,
     ``~/.cache/sofie_pytorch/scorers``); a library is reused whenever the same model
     code, weights and column layout come again, in this process or another.
 
+    ``march``: the CPU the library is compiled for (g++'s ``-march``). By default
+    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and the
+    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs; give
+    ``march="native"`` when every worker has the client's CPU (a LocalCluster, a
+    homogeneous cluster), or another -march value such as ``"x86-64-v3"``.
+
     Local RDataFrames (also with ``ROOT.EnableImplicitMT``) and distributed ones
     (``executor=client``) are both accepted. Errors in the columns or the model are
     raised here, before the event loop; an RVec of the wrong length in some event
@@ -489,11 +505,14 @@ def define(df: Any, names: str | Sequence[str], model: object,
         raise InputSpecError(f"names must be a column name or a list of them, not {names!r}")
     groups = _column_groups(columns)
     kinds = _column_kinds(df, groups)
-    key = _cache_key(model, groups, kinds, input_shapes, dtypes)
+    if march is None:
+        march = sharedlib.portable_march() if _is_distributed(df) else sharedlib.NATIVE
+    sharedlib.march_flags(march)  # a bad name is refused before anything is converted
+    key = _cache_key(model, groups, kinds, input_shapes, dtypes, march)
     with _cache_lock:
         cached = _cache.get(key) if key is not None else None
         if cached is None:
-            scorer = Scorer(model, groups, kinds, input_shapes, dtypes, workdir)
+            scorer = Scorer(model, groups, kinds, input_shapes, dtypes, workdir, march)
             if key is not None:
                 _cache[key] = (model, scorer)  # keeps the model alive: id() stays unique
         else:

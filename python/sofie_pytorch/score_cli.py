@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputSpecError, SofiePyTorchError
+from .running import sharedlib
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,11 @@ def add_parser(commands: Any, parse_shape: Any) -> None:
                        help="run on the Dask cluster whose scheduler is at ADDRESS")
     score.add_argument("--partitions", type=int, metavar="N",
                        help="partitions of a distributed run (default: DistRDF's choice)")
+    score.add_argument("--march", metavar="CPU",
+                       help="the CPU to compile the model for (g++ -march): default native "
+                       "(this machine) for --threads and --workers, x86-64-v2 (any x86-64 "
+                       "worker) for --scheduler; give native there for a cluster of "
+                       "machines identical to this one")
     score.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     score.add_argument("-v", "--verbose", action="store_true", help="log details")
 
@@ -122,6 +128,14 @@ def _client(args: argparse.Namespace, stack: ExitStack) -> Any:
         client = distributed.Client(cluster)
     stack.callback(client.close)
     return client
+
+
+def _march(args: argparse.Namespace) -> str | None:
+    """--march, else native where the library runs on this machine (threads, or --workers:
+    a LocalCluster here); None (rdf.define's portable default) for --scheduler."""
+    if args.march:
+        return args.march
+    return None if args.scheduler else sharedlib.NATIVE
 
 
 def _snapshot(df: Any, tree: str, path: Path, columns: list[str], distributed: bool,
@@ -180,7 +194,7 @@ def run(args: argparse.Namespace, progress: Any) -> int:
         with progress.step("converting and compiling the model"):
             scored = rdf.define(df, args.name, str(args.model),
                                 args.columns if len(args.columns) > 1 else args.columns[0],
-                                input_shapes=shapes)
+                                input_shapes=shapes, march=_march(args))
         # the outputs first, then the inputs and --keep columns, each once
         columns = list(dict.fromkeys([*args.name, *(c for g in args.columns for c in g),
                                       *args.keep]))

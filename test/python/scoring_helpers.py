@@ -6,6 +6,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,8 +50,24 @@ class SequenceClassifier(nn.Module):
         return torch.sigmoid(self.head(out[:, -1, :]))
 
 
+class ThreeTensors(nn.Module):
+    """Three output tensors of two types: a score, 3 class probabilities, the argmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.score = nn.Linear(8, 1)
+        self.classes = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = torch.tanh(self.body(x))
+        probs = torch.softmax(self.classes(h), dim=1)
+        return torch.sigmoid(self.score(h)), probs, torch.argmax(probs, dim=1, keepdim=True)
+
+
 def models() -> dict[str, nn.Module]:
-    """The four models of the issue: a classifier, 3 outputs, two inputs, an LSTM."""
+    """The four models of the issue (a classifier, 3 outputs, two inputs, an LSTM) and one
+    with several output tensors."""
     torch.manual_seed(11)
     return {
         "classifier": nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1),
@@ -58,6 +76,7 @@ def models() -> dict[str, nn.Module]:
                                nn.Softmax(dim=1)).eval(),
         "two_inputs": TwoInputs().eval(),
         "lstm": SequenceClassifier().eval(),
+        "tensors": ThreeTensors().eval(),  # last: the others keep their seeded weights
     }
 
 
@@ -95,6 +114,23 @@ def write_events(path: Path, entries: int, seed: int = 7, offset: int = 0,
     options.fAutoFlush = auto_flush
     df.Snapshot("events", str(path), list(DEFINES), options)
     return path
+
+
+def score_cli(*args: object, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`sofie-pytorch score ARGS` as a user runs it, bounded in time."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "sofie_pytorch", "score", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def recorded_march(library: Path) -> str:
+    """The -march g++ compiled a library with, as it recorded it (-frecord-gcc-switches
+    writes the resolved value: native becomes the CPU's name)."""
+    done = subprocess.run(["readelf", "-p", ".GCC.command.line", str(library)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    marches = {word for word in done.stdout.split() if word.startswith("-march=")}
+    assert len(marches) == 1, done.stdout
+    return marches.pop().removeprefix("-march=")
 
 
 def torch_outputs(model: nn.Module, *inputs: np.ndarray) -> list[np.ndarray]:

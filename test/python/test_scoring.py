@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in a
 import ROOT  # noqa: E402
 import sofie_pytorch  # noqa: E402
 from sofie_pytorch import rdf  # noqa: E402
+from sofie_pytorch.running import sharedlib  # noqa: E402
 
 ENTRIES = 1200
 
@@ -39,7 +40,7 @@ def models():
 @pytest.fixture(scope="module")
 def converted(models, workdir):
     shapes = {"classifier": [[1, 4]], "three": [[1, 4]], "two_inputs": [[1, 3], [1, 2]],
-              "lstm": [[1, sh.STEPS, sh.FEATURES]]}
+              "lstm": [[1, sh.STEPS, sh.FEATURES]], "tensors": [[1, 4]]}
     return {name: sofie_pytorch.convert(m, workdir / name, shapes[name])
             for name, m in models.items()}
 
@@ -94,6 +95,27 @@ def test_three_outputs_as_one_rvec_or_three_columns(converted, models, data, thr
         sh.assert_close(cols[f"p{k}"], want[:, k])
 
 
+def test_several_output_tensors_one_column_each(converted, models, data, threads):
+    # a score (float), 3 probabilities (RVec<float>) and an int64 argmax (as float); and
+    # the same 5 values as 5 named float columns
+    df = frame(data)
+    tensors = rdf.define(df, ["sig", "probs", "best"], converted["tensors"], sh.VARIABLES)
+    values = rdf.define(tensors, ["v0", "v1", "v2", "v3", "v4"], converted["tensors"],
+                        sh.VARIABLES)
+    assert [str(values.GetColumnType(c)) for c in ("sig", "best", "v1", "v4")] == ["float"] * 4
+    assert "RVec<float>" in str(values.GetColumnType("probs"))
+    cols = values.AsNumpy(["sig", "probs", "best", "v0", "v1", "v2", "v3", "v4",
+                           *sh.VARIABLES])
+    sig, probs, best = sh.torch_outputs(models["tensors"], sh.stack(cols, sh.VARIABLES))
+    assert len(cols["sig"]) == ENTRIES
+    sh.assert_close(cols["sig"], sig[:, 0])
+    sh.assert_close(np.stack([np.asarray(v) for v in cols["probs"]]), probs)
+    sh.assert_close(cols["best"], best[:, 0])
+    want = np.concatenate([sig, probs, best], axis=1)
+    for k in range(5):
+        sh.assert_close(cols[f"v{k}"], want[:, k])
+
+
 def test_two_input_tensors(converted, models, data, threads):
     groups = [["px", "py", "pz"], ["e", "d"]]
     scored = rdf.define(frame(data), "score", converted["two_inputs"], groups)
@@ -133,6 +155,38 @@ def test_model_from_a_file_and_from_a_module(models, data, tmp_path):
     (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
     sh.assert_close(cols["a"], want[:, 0])
     sh.assert_close(cols["b"], want[:, 0])
+
+
+def scorers_of(conversion):
+    return {s.march: s for model, s in rdf._cache.values() if model is conversion}
+
+
+def test_local_scorers_use_this_cpu_and_another_on_request(converted, models, data):
+    # define() compiles for this machine (-march=native, which g++ records as the CPU's
+    # name); march= picks another target, a library of its own, in the same event loop
+    df = frame(data)
+    native = rdf.define(df, "native", converted["classifier"], sh.VARIABLES)
+    both = rdf.define(native, "portable", converted["classifier"], sh.VARIABLES,
+                      march="x86-64-v2")
+    cols = both.AsNumpy(["native", "portable", *sh.VARIABLES])
+    (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
+    assert len(cols["native"]) == ENTRIES
+    sh.assert_close(cols["native"], want[:, 0])
+    sh.assert_close(cols["portable"], want[:, 0])
+    scorers = scorers_of(converted["classifier"])
+    assert sh.recorded_march(scorers["x86-64-v2"].library) == "x86-64-v2"
+    cpu = sh.recorded_march(scorers[sharedlib.NATIVE].library)
+    assert cpu not in ("native", "x86-64-v2"), cpu
+    assert scorers["x86-64-v2"].directory != scorers[sharedlib.NATIVE].directory
+
+
+def test_a_bad_march_is_refused_before_anything_is_compiled(converted, data):
+    with pytest.raises(sharedlib.CompileError, match=r"refused -march=pentium9000: .*bad value"):
+        rdf.define(frame(data), "s", converted["classifier"], sh.VARIABLES,
+                   march="pentium9000")
+    with pytest.raises(sharedlib.CompileError, match=r"not a CPU name for g\+\+'s -march"):
+        rdf.define(frame(data), "s", converted["classifier"], sh.VARIABLES,
+                   march="native -o /tmp/x")
 
 
 def test_a_conversion_is_compiled_once(converted, data):

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -42,10 +39,7 @@ def models(workdir):
     return nets, paths
 
 
-def score(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "sofie_pytorch", "score", *map(str, args)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+score = sh.score_cli
 
 
 def leftovers(directory: Path) -> list[str]:

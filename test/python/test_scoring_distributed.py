@@ -1,6 +1,7 @@
 """sofie_pytorch.rdf.define on distributed RDataFrame: a real dask LocalCluster on
-127.0.0.1 (2 worker processes, 1 thread each), several files and partitions; a worker
-killed mid-job; a shipped weight file the workers cannot use.
+127.0.0.1 (2 worker processes, 1 thread each), several files and partitions; the
+`score` command sent to the same cluster with --scheduler; a worker killed mid-job; a
+shipped weight file the workers cannot use.
 
 The cluster is started once for the module and always shut down; every job is bounded
 in time (a hang fails the test instead of blocking the suite)."""
@@ -17,11 +18,13 @@ import warnings
 import numpy as np
 import pytest
 import scoring_helpers as sh
+import torch
 
 warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
 import ROOT  # noqa: E402
 import sofie_pytorch  # noqa: E402
 from sofie_pytorch import rdf  # noqa: E402
+from sofie_pytorch.running import sharedlib  # noqa: E402
 
 distributed = pytest.importorskip("distributed")  # in requirements.txt: never skipped in CI
 
@@ -107,6 +110,30 @@ def test_every_entry_equals_torch(files, client, converted, models):
     namespace = scorer_for(converted["classifier"]).namespace
     made = client.run(lambda: int(getattr(__import__("ROOT"), namespace).ThreadSessionsMade()))
     assert set(made.values()) <= {0, 1} and 1 in made.values(), made
+    # shipped to workers that may be other CPUs: compiled for the portable baseline
+    library = scorer_for(converted["classifier"]).library
+    assert sh.recorded_march(library) == sharedlib.portable_march()
+
+
+def test_the_score_command_on_a_running_cluster(files, client, models, workdir, tmp_path):
+    # `score --scheduler ADDRESS` in its own process, on this module's cluster; compiled
+    # for the client's CPU (--march native: the workers run on this very machine)
+    model = workdir / "classifier.pt"
+    torch.jit.save(torch.jit.script(models["classifier"]), str(model))
+    out = tmp_path / "scored.root"
+    args = [model, "--tree", "events", "--columns", ",".join(sh.VARIABLES), "--keep", "id",
+            "--output", out, "--scheduler", client.scheduler.address, "--partitions",
+            PARTITIONS, "--march", "native"]
+    for name in files:
+        args += ["--input", name]
+    proc = sh.score_cli(*args, cwd=tmp_path, timeout=JOB_SECONDS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"scored {FILES * PER_FILE} events in " in proc.stdout
+    cols = by_id(ROOT.RDataFrame("events", str(out)).AsNumpy(["id", "score", *sh.VARIABLES]))
+    assert list(cols["id"]) == list(range(FILES * PER_FILE))  # none lost, none twice
+    (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
+    sh.assert_close(cols["score"], want[:, 0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scored.root"]  # no leftovers
 
 
 def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models):

@@ -6,12 +6,23 @@ the functions marked ``visibility("default")`` exported. So the generated code's
 ``sgemm_`` calls always reach that OpenBLAS: not torch's own ``sgemm_`` (another BLAS with
 other conventions, which gave silently wrong results when cling had to pick one), and
 not whatever BLAS a Dask worker happens to have, which then needs nothing but ROOT.
+
+The generated dense and convolution kernels are plain loops that g++ vectorises for the
+instruction set named by ``-march``: at the x86-64 baseline that is SSE2 (4 floats), on
+this project's AVX-512 machines 16. So the library is compiled for a target CPU (see
+:func:`march_flags`): the machine itself for local scoring, a portable baseline for Dask
+workers, which may be other machines. The flags are recorded in the library
+(``-frecord-gcc-switches``: ``readelf -p .GCC.command.line lib....so`` shows them, with
+``native`` resolved to the CPU it meant).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import platform
+import re
 import shutil
 import subprocess
 import time
@@ -25,7 +36,16 @@ from ..output import atomic_file
 log = logging.getLogger(__name__)
 
 CXXFLAGS = ["-std=c++17", "-O3", "-fPIC", "-shared", "-fvisibility=hidden",
-            "-fvisibility-inlines-hidden"]
+            "-fvisibility-inlines-hidden", "-frecord-gcc-switches"]
+# The library runs on the machine that compiled it: use all of its vector width.
+NATIVE = "native"
+# Dask workers may be other CPUs than the client's. x86-64-v2 (SSE4.2, POPCNT; every
+# x86-64 CPU since about 2009) is the floor of the distributions ROOT's grid sites run
+# (RHEL/AlmaLinux 9 need it), so it loads everywhere a worker can run; v3 (AVX2, FMA)
+# would be faster but is missing on older and low-power CPUs, where the library would
+# die with SIGILL mid-job. Other architectures: their compiler's default.
+PORTABLE_X86_64 = "x86-64-v2"
+_MARCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 # Debian's multiarch place first; then what the compiler itself searches.
 STATIC_BLAS_DIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
                     "/usr/lib", "/usr/local/lib"]
@@ -49,6 +69,48 @@ def static_openblas() -> Path:
     )
 
 
+def portable_march() -> str | None:
+    """The -march of libraries shipped to Dask workers (None: the compiler's default)."""
+    return PORTABLE_X86_64 if platform.machine().lower() in ("x86_64", "amd64") else None
+
+
+def march_flags(march: str | None) -> list[str]:
+    """["-march=<march>"], or [] for None; a name that is not a -march value is refused."""
+    if march is None:
+        return []
+    if not isinstance(march, str) or not _MARCH.fullmatch(march):
+        raise CompileError(f"march={march!r} is not a CPU name for g++'s -march (e.g. "
+                           f"'native', '{PORTABLE_X86_64}', 'x86-64-v3', 'skylake-avx512')")
+    return [f"-march={march}"]
+
+
+@functools.cache
+def target_fingerprint(march: str | None) -> str:
+    """What g++ makes of these flags on this machine: the compiler and every -m option it
+    enables, so that -march=native is keyed on the CPU it resolves to (a cache directory
+    shared by several machines never hands one a library built for another's CPU)."""
+    compiler = _compiler()
+    command = [compiler, *march_flags(march), "-Q", "--help=target"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+                                 timeout=60)
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"{compiler} did not answer within 60 s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise CompileError(f"{compiler} refused -march={march}: "
+                           + (lines[0] if lines else f"exit status {done.returncode}"))
+    return version.stdout + done.stdout
+
+
+def _compiler() -> str:
+    compiler = os.environ.get("CXX", "g++")
+    if shutil.which(compiler) is None:
+        raise CompileError(f"the C++ compiler {compiler!r} is not installed (apt-get install g++)")
+    return compiler
+
+
 def project_include_dir() -> str:
     """Where SofiePyTorch/SlotSessions.hxx is: the installed package or the source tree."""
     for directory in (_library.PACKAGE_INCLUDE, Path(__file__).resolve().parents[3] / "inc"):
@@ -58,14 +120,14 @@ def project_include_dir() -> str:
 
 
 def compile_library(source: Path, output: Path, include_dirs: Sequence[str] = (),
-                    extra_flags: Sequence[str] = ()) -> Path:
-    """Compile source (and what it includes) into the shared library output.
+                    march: str | None = NATIVE) -> Path:
+    """Compile source (and what it includes) into the shared library output, for the CPU
+    named by march (a g++ -march value; None: the compiler's default).
 
     The library is written under a temporary name and renamed into place when complete.
     """
-    compiler = os.environ.get("CXX", "g++")
-    if shutil.which(compiler) is None:
-        raise CompileError(f"the C++ compiler {compiler!r} is not installed (apt-get install g++)")
+    compiler = _compiler()
+    flags = march_flags(march)
     start = time.perf_counter()
     # The project's one temporary-then-rename writer: a library half written by a failed or
     # interrupted g++ is never loaded under the final name.
@@ -73,7 +135,7 @@ def compile_library(source: Path, output: Path, include_dirs: Sequence[str] = ()
         # The linker keeps an existing file's mode (the placeholder's 0600): let it create
         # the library afresh, with the usual permissions, under the same unique name.
         partial.unlink()
-        command = [compiler, *CXXFLAGS, *extra_flags, f"-I{source.parent}",
+        command = [compiler, *CXXFLAGS, *flags, f"-I{source.parent}",
                    f"-I{project_include_dir()}", *(f"-I{d}" for d in include_dirs),
                    str(source), "-o", str(partial),
                    "-Wl,--exclude-libs,ALL", str(static_openblas()), "-lpthread", "-ldl"]
@@ -85,5 +147,6 @@ def compile_library(source: Path, output: Path, include_dirs: Sequence[str] = ()
             errors = [line for line in done.stderr.splitlines() if "error" in line][:5]
             raise CompileError(f"g++ could not compile {source.name}:\n"
                                + "\n".join(errors or done.stderr.splitlines()[-5:]))
-    log.info("compiled %s in %.1f s", output.name, time.perf_counter() - start)
+    log.info("compiled %s (%s) in %.1f s", output.name, " ".join(flags) or "no -march",
+             time.perf_counter() - start)
     return output
