@@ -1,12 +1,25 @@
-"""Where the time of per-event scoring goes, in CPU seconds per event (not wall time, so
-that a busy machine does not distort it):
+"""Where the time of both scoring paths goes, in CPU nanoseconds per event (CPU time, not
+wall time, so that a busy machine distorts it less), at steady state:
 
-1. reading the 4 columns and an empty event loop (Count);
-2. the same loop plus the score column (define) and its Sum;
-3. the compiled library alone: Infer() called in a C++ loop on one event's inputs;
-4. torch on batches of 4096, for comparison.
+1. RDataFrame reading the 4 columns, an event loop and a Sum;
+2. the same loop scoring each event (``rdf.define``) and summing the score;
+3. the compiled library alone: ``Infer()`` called in a C++ loop on one event's inputs;
+4. ``AsNumpy`` of the 4 columns alone (what the torch path pays before torch runs);
+5. torch on batches of 4096 of those arrays.
 
-    python bench/scoring/profile.py DATA.root CONVERTED_DIR [EVENTS]
+So "RDataFrame scoring" is (2), of which (1) is reading and (3) the model; "AsNumpy +
+torch" is (4) + (5).
+
+Steady state: the first loop of each kind pays cling's JIT of its code (and torch's first
+calls its own optimisation), a fixed cost that would show up as a per-event cost inflated
+by 1/events. So each kind runs once on the first SMALL entries to warm up, then on SMALL
+entries and on the whole file, timed; the figure is the difference over the difference in
+events: the marginal cost of one more event.
+
+    python bench/scoring/profile.py DATA.root CONVERTED_DIR
+
+(DATA.root and CONVERTED_DIR as ``bench/scoring/run.py`` writes them, e.g.
+/tmp/sofie_scoring_bench/mlp_1000000.root and /tmp/sofie_scoring_bench/mlp.)
 """
 
 from __future__ import annotations
@@ -15,15 +28,28 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
+COLUMNS = ["px", "py", "pz", "e"]
+SMALL = 20_000  # entries of the warm-up and of the fixed-cost run
+BATCH = 4096
 
-def cpu(function) -> float:
+
+def cpu(function: Callable[[], object]) -> float:
     start = time.process_time()
     function()
     return time.process_time() - start
+
+
+def steady_ns(run: Callable[[int | None], object], events: int) -> float:
+    """CPU ns per event of run(n) (n entries; None: all) once warm: the marginal cost."""
+    run(SMALL)  # warm-up: JIT-compiles this kind of loop
+    fixed = cpu(lambda: run(SMALL))
+    total = cpu(lambda: run(None))
+    return 1e9 * (total - fixed) / (events - SMALL)
 
 
 def main() -> int:
@@ -34,19 +60,23 @@ def main() -> int:
     import torch
     from sofie_pytorch import rdf
 
-    columns = ["px", "py", "pz", "e"]
     shapes = json.loads((converted / "shapes.json").read_text())
     conversion = sofie_pytorch.convert(str(converted / "model.pt"), converted / "generated",
                                        shapes)
-    df = ROOT.RDataFrame("events", data)
-    events = int(df.Count().GetValue())
-    # warm the interpreter: the first loop of each kind JIT-compiles its code
-    rdf.define(ROOT.RDataFrame("events", data).Range(10), "s", conversion, columns) \
-        .Sum("s").GetValue()
-    read = cpu(lambda: ROOT.RDataFrame("events", data).Define(
-        "t", "px + py + pz + e").Sum("t").GetValue())
-    scored = rdf.define(ROOT.RDataFrame("events", data), "score", conversion, columns)
-    score = cpu(lambda: scored.Sum("score").GetValue())
+    events = int(ROOT.RDataFrame("events", data).Count().GetValue())
+    if events <= 2 * SMALL:
+        raise SystemExit(f"{data}: {events} entries; the profile needs more than {2 * SMALL}")
+
+    def frame(n: int | None):
+        df = ROOT.RDataFrame("events", data)
+        return df if n is None else df.Range(n)
+
+    per: dict[str, float] = {}
+    per["read 4 columns + loop + Sum"] = steady_ns(
+        lambda n: frame(n).Define("t", "px + py + pz + e").Sum("t").GetValue(), events)
+    per["loop + define (score) + Sum"] = steady_ns(
+        lambda n: rdf.define(frame(n), "score", conversion, COLUMNS).Sum("score").GetValue(),
+        events)
     scorer = next(s for m, s in rdf._cache.values() if m is conversion)
     ROOT.gInterpreter.Declare(f"""
     double sofie_profile_loop(long n) {{
@@ -55,21 +85,32 @@ def main() -> int:
                                        sum += out; }}
        return sum;
     }}""")
-    infer = cpu(lambda: ROOT.sofie_profile_loop(events))
+    per["Infer() alone (C++ loop)"] = steady_ns(
+        lambda n: ROOT.sofie_profile_loop(events if n is None else n), events)
+    per["AsNumpy of 4 columns"] = steady_ns(lambda n: frame(n).AsNumpy(COLUMNS), events)
+
+    cols = ROOT.RDataFrame("events", data).AsNumpy(COLUMNS)
+    x = torch.from_numpy(np.stack([cols[c] for c in COLUMNS], axis=1).astype(np.float32))
     torch.set_num_threads(1)
     net = torch.jit.load(str(converted / "model.pt")).eval()
-    x = torch.from_numpy(np.random.default_rng(0).normal(size=(events, 4)).astype(np.float32))
 
-    def batched():
+    def batched(n: int | None) -> None:
         with torch.no_grad():
-            for i in range(0, events, 4096):
-                net(x[i:i + 4096])
+            for i in range(0, events if n is None else n, BATCH):
+                net(x[i:i + BATCH])
 
-    batches = cpu(batched)
-    per = {"read 4 columns + loop": read, "loop + define + Sum": score,
-           "Infer() alone (C++ loop)": infer, "torch, batches of 4096": batches}
-    for what, seconds in per.items():
-        print(f"{what:28s} {1e9 * seconds / events:8.0f} ns CPU per event")
+    per[f"torch, batches of {BATCH}"] = steady_ns(batched, events)
+
+    print(f"{events} events, CPU ns per event at steady state:")
+    for what, ns in per.items():
+        print(f"  {what:32s} {ns:8.0f}")
+    read, score, infer = per["read 4 columns + loop + Sum"], \
+        per["loop + define (score) + Sum"], per["Infer() alone (C++ loop)"]
+    as_numpy, batches = per["AsNumpy of 4 columns"], per[f"torch, batches of {BATCH}"]
+    print(f"RDataFrame scoring {score:6.0f} = reading {read:.0f} + the model {infer:.0f} "
+          f"+ the rest (packing, calls, the column) {score - read - infer:.0f}")
+    print(f"AsNumpy + torch    {as_numpy + batches:6.0f} = AsNumpy {as_numpy:.0f} "
+          f"+ torch {batches:.0f}")
     return 0
 
 
