@@ -487,11 +487,12 @@ def define(df: Any, names: str | Sequence[str], model: object,
 
     ``workdir``: where compiled scorers are kept (default ``$SOFIE_PYTORCH_CACHE`` or
     ``~/.cache/sofie_pytorch/scorers``); a library is reused whenever the same model
-    code, weights and column layout come again, in this process or another.
+    code, weights, column layout and target CPU come again, in this process or another.
 
     ``march``: the CPU the library is compiled for (g++'s ``-march``). By default
     ``"native"`` (this machine, all its vector width) for a local RDataFrame, and the
-    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs; give
+    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs (on
+    other architectures than x86-64: the compiler's default); give
     ``march="native"`` when every worker has the client's CPU (a LocalCluster, a
     homogeneous cluster), or another -march value such as ``"x86-64-v3"``.
 
@@ -507,7 +508,7 @@ def define(df: Any, names: str | Sequence[str], model: object,
     kinds = _column_kinds(df, groups)
     if march is None:
         march = sharedlib.portable_march() if _is_distributed(df) else sharedlib.NATIVE
-    sharedlib.march_flags(march)  # a bad name is refused before anything is converted
+    sharedlib.target_fingerprint(march)  # a bad name is refused before any conversion
     key = _cache_key(model, groups, kinds, input_shapes, dtypes, march)
     with _cache_lock:
         cached = _cache.get(key) if key is not None else None
