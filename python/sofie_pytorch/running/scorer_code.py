@@ -95,6 +95,33 @@ def _pointer_params(spec: ScorerSpec) -> str:
     return ", ".join(f"const {i.ctype} *in{k}" for k, i in enumerate(spec.inputs))
 
 
+def _run_function(spec: ScorerSpec, infer_args: list[str], copies: list[str]) -> str:
+    """Run(): one event through the Session, its outputs into ``out``.
+
+    When every output is float and of fixed size, the generated free function doInfer()
+    writes them straight into ``out``: Session::infer() would allocate a std::vector per
+    event (tens of ns, as much as a small model's whole inference). Otherwise infer() and
+    a checked copy. A template, so that the branch not taken is never instantiated.
+    """
+    offsets = []
+    offset = 0
+    for out in spec.outputs:
+        offsets.append(f"out + {offset}")
+        offset += out.size
+    slow = (f"   const auto y = session.infer({', '.join(infer_args)});\n"
+            f"{chr(10).join(copies)}\n")
+    if not all(o.ctype == "float" for o in spec.outputs):
+        body = slow
+    else:
+        body = (f"   if constexpr (!{spec.model_namespace}::hasDynamicOutputTensors) {{\n"
+                f"      doInfer(session, {', '.join(infer_args + offsets)});\n"
+                "   } else {\n" + slow.replace("\n   ", "\n      ").replace("   ", "      ", 1)
+                + "   }\n")
+    return (f"template <typename S>\n"
+            f"void Run(S &session, {_pointer_params(spec)}, float *out)\n"
+            "{\n" + body + "}")
+
+
 def compiled_source(spec: ScorerSpec) -> str:
     """The .cxx compiled into the shared library."""
     ns = spec.namespace
@@ -181,11 +208,7 @@ void CopyOut(const Vector &y, float *out, std::size_t n, const char *tensor)
       out[i] = static_cast<float>(y[i]);
 }}
 
-void Run(Session &session, {_pointer_params(spec)}, float *out)
-{{
-   const auto y = session.infer({", ".join(infer_args)});
-{chr(10).join(copies)}
-}}
+{_run_function(spec, infer_args, copies)}
 }} // namespace
 
 namespace {ns} {{
