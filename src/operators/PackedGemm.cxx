@@ -26,13 +26,12 @@ constexpr std::size_t kMaxTileRows = 8;
 // first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
 // unrolled here, in the source, each with its own accumulator array: with one 2-D array
 // and a loop over the rows, g++'s loop interchange moved the k loop inside the row loop
-// and kept the accumulators in memory (5x slower). Tiles of fewer than 8 accumulator
-// vectors (1-2 rows: batch 1) sum even and odd k apart, for enough independent FMA
-// chains to hide the FMA latency.
-void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
-              std::size_t biasOffset, const PackedGemmCall &call)
+// and kept the accumulators in memory (5x slower). With split 2, even and odd k are summed
+// apart, for enough independent FMA chains to hide the FMA latency in small tiles (1-2
+// rows: batch 1).
+void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
+                       std::size_t biasOffset, const PackedGemmCall &call, std::size_t split)
 {
-   const std::size_t split = rows * nr >= 128 ? 1 : 2;
    auto acc = [&](std::size_t r, std::size_t s) { return "sp_acc" + std::to_string(r) + "_" + std::to_string(s); };
    const std::string i2 = in + "      ", i3 = i2 + "   ";
    out << in << "   auto sp_tile" << rows << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
@@ -92,6 +91,26 @@ void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::s
           << ";\n";
    }
    out << i2 << "}\n" << in << "   };\n";
+}
+
+// Split k in two when the tile has fewer than 8 accumulator vectors (of 16 floats with
+// AVX-512, 8 with AVX, 4 with SSE, the target without -march): more would not fit the
+// register file (a batch-1 row of 64 columns is 16 SSE registers already).
+void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
+              std::size_t biasOffset, const PackedGemmCall &call)
+{
+   auto split = [&](std::size_t lanes) -> std::size_t { return rows * nr >= 8 * lanes ? 1 : 2; };
+   if (split(16) == split(4)) {
+      EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
+      return;
+   }
+   out << "#if defined(__AVX512F__)\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
+   out << "#elif defined(__AVX__)\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(8));
+   out << "#else\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(4));
+   out << "#endif\n";
 }
 
 } // namespace
