@@ -179,7 +179,8 @@ def test_dense_layers_run_on_our_operator(name, tmp_path):
 
     path, _, _ = save(name, tmp_path)
     supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
-    graph = tracing.trace(str(path), [list(s) for s in CASES[name].shapes], None, supported).graph.graph
+    shapes = [list(s) for s in CASES[name].shapes]
+    graph = tracing.trace(str(path), shapes, None, supported).graph.graph
     ops = [n.op_type for n in graph.node]
     assert ops.count(fast_operators.DENSE_OP) == DENSE[name], ops
     assert not {"Gemm", "MatMul", "Add", "Relu"} & set(ops), ops  # bias Add and Relu folded in
@@ -190,14 +191,15 @@ def _dense_graph(op: str, w_shape: tuple[int, ...], x_shape: list[int], extra_in
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32), "W")]
     inits += [numpy_helper.from_array(v.astype(np.float32), name) for name, v in extra_inputs]
-    nodes = [helper.make_node(op, ["X", "W", *(name for name, _ in extra_inputs)], ["H"], **attributes),
+    inputs = ["X", "W", *(name for name, _ in extra_inputs)]
+    nodes = [helper.make_node(op, inputs, ["H"], **attributes),
              helper.make_node("Relu", ["H"], ["Y"])]
     outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)]
     if relu_readers > 1:  # H is read twice: the Relu must stay a node of its own
         nodes.append(helper.make_node("Neg", ["H"], ["Z"]))
         outputs.append(helper.make_tensor_value_info("Z", TensorProto.FLOAT, None))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)],
-                              outputs, inits)
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)
+    graph = helper.make_graph(nodes, "g", [x], outputs, inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
