@@ -3,6 +3,7 @@
 #include "AlignedBuffer.hxx"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,6 +29,27 @@ std::string FmaLambda(const std::string &in)
 {
    return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
           "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
+}
+
+// The tile heights the generated code can reach: with a constant row count, each target's
+// full tile and its remainder (a third of the code for the zoo's convolutions, and of
+// g++'s time on it); every height otherwise.
+std::set<std::size_t> TileSizes(const std::string &m, std::size_t nr)
+{
+   std::set<std::size_t> sizes;
+   if (m.empty() || m.find_first_not_of("0123456789") != std::string::npos) {
+      for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+         sizes.insert(rows);
+      return sizes;
+   }
+   const std::size_t rows = std::stoul(m);
+   for (std::size_t mr : {TileRows(nr, 32, 16), TileRows(nr, 16, 8), TileRows(nr, 16, 4)}) {
+      if (rows >= mr)
+         sizes.insert(mr);
+      if (rows % mr)
+         sizes.insert(rows % mr);
+   }
+   return sizes;
 }
 
 // A's columns as runs of (count, offset in A's row); one run of K by default.
@@ -259,12 +281,13 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
        << in << "   float *const sp_c = " << call.c << ";\n"
        << in << "   const float *const sp_w = " << call.packed << ";\n"
        << FmaLambda(in + "   ");
-   for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+   const std::set<std::size_t> tiles = TileSizes(call.m, fNR);
+   for (std::size_t rows : tiles)
       EmitTile(out, in, rows, fK, fNR, weights, call);
    // Dispatch on the row count (a constant for the full tiles: the switch folds away).
    out << in << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
        << in << "      switch (sp_rows) {\n";
-   for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+   for (std::size_t rows : tiles)
       out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p); break;\n";
    out << in << "      default: break;\n" << in << "      }\n" << in << "   };\n";
    // All rows of one panel, then the next: the panel (K x NR floats) stays in the cache
