@@ -18,6 +18,7 @@ const Entry kOperators[] = {
    {"SofiePyTorchConv", ParseConv},
    {"SofiePyTorchRNN", ParseRNN},
    {"SofiePyTorchElementwise", ParseElementwise},
+   {"SofiePyTorchDense", ParseDense},
 };
 
 } // namespace

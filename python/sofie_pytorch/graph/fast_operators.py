@@ -17,6 +17,8 @@ weights laid out as they want them:
 * ``SofiePyTorchConv``: ONNX Conv with inputs X, W, [B], for 1D and 2D convolutions
   with one group and no dilation; the batch size may be chosen at run time.
 
+* ``SofiePyTorchDense``: Gemm and MatMul with constant weights (dense_layers.py).
+
 The recurrent ones take the attribute ``hidden_size`` and run forward, in layout 0 (time
 first), with a fixed sequence length; the batch size may be chosen at run time
 (bidirectional LSTMs are split into forward ones earlier, in the rewrites package). Anything else
@@ -33,6 +35,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from . import dense_layers
+from .dense_layers import DENSE_OP
 from .rewrites import Context
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,7 @@ LSTM_OP = "SofiePyTorchLSTM"
 GRU_OP = "SofiePyTorchGRU"
 CONV_OP = "SofiePyTorchConv"
 RNN_OP = "SofiePyTorchRNN"
-OURS = (LSTM_OP, GRU_OP, CONV_OP, RNN_OP)
+OURS = (LSTM_OP, GRU_OP, CONV_OP, RNN_OP, DENSE_OP)
 
 _DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"],
                         "RNN": [b"Tanh"]}
@@ -188,6 +192,8 @@ _PASSES: dict[str, tuple[str, Callable[[onnx.NodeProto, Context], onnx.NodeProto
     "GRU": (GRU_OP, _gru),
     "RNN": (RNN_OP, _rnn),
     "Conv": (CONV_OP, _conv),
+    "Gemm": (DENSE_OP, dense_layers.gemm),
+    "MatMul": (DENSE_OP, dense_layers.matmul),
 }
 
 

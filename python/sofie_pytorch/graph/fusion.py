@@ -17,8 +17,9 @@ its own operators (``Gemm``/``BatchNormalization`` + ``Relu``, ``MatMul`` + bias
 A lone node is fused only when its fused form is vectorised and the engine's is not
 (``_WORTH_ALONE``).
 
-Before that, a residual ``Add`` and a ``Relu`` after one of the project's convolutions
-become part of it (``fold_conv_epilogues``): applied per image right after its GEMM.
+Before that, a residual ``Add`` and a ``Relu`` after one of the project's convolutions, and
+a bias ``Add`` and a ``Relu`` after one of its dense layers, become part of it
+(``fold_epilogues``): applied in the GEMM's epilogue.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .fast_operators import CONV_OP, drop_unread, names_read
+from .fast_operators import CONV_OP, DENSE_OP, drop_unread, names_read
 
 log = logging.getLogger(__name__)
 
@@ -303,16 +304,48 @@ class _Groups:
         return True
 
 
-def fold_conv_epilogues(model: onnx.ModelProto, info: TensorInfo) -> int:
-    """Conv -> [Add(residual)] -> [Relu] into the convolution node; returns the folds made.
+def _conv_residual(node: onnx.NodeProto, add: onnx.NodeProto, out: str, graph: _Graph,
+                   info: TensorInfo, index: int) -> bool:
+    """A residual of the convolution's output shape, computed before it: its 4th input."""
+    others = [n for n in add.input if n != out]
+    if (len(add.input) != 2 or len(others) != 1 or len(node.input) > 3
+            or info.shapes.get(others[0]) != info.shapes.get(out)
+            or info.types.get(others[0]) != _FLOAT
+            or graph.producer.get(others[0], -1) >= index):
+        return False
+    node.input.extend([""] * (3 - len(node.input)) + others)
+    return True
 
-    The residual must have the convolution's output shape and exist before it; the
-    convolution's output must have no other reader."""
+
+def _dense_bias(node: onnx.NodeProto, add: onnx.NodeProto, out: str, graph: _Graph,
+                info: TensorInfo, index: int) -> bool:
+    """A constant bias along the last axis (N values, leading dimensions 1): its 3rd input."""
+    others = [n for n in add.input if n != out]
+    bias = graph.constants.get(others[0]) if len(add.input) == 2 and len(others) == 1 else None
+    shape = info.shapes.get(out)
+    if bias is None or len(node.input) > 2 or not shape or bias.dtype != np.float32:
+        return False
+    if (bias.ndim > len(shape) or bias.ndim == 0 or bias.shape[-1] != shape[-1]
+            or bias.size != shape[-1]):
+        return False
+    node.input.append(others[0])
+    return True
+
+
+# Our operators with an epilogue, and how each takes in a following Add.
+_ADD_FOLDS = {CONV_OP: _conv_residual, DENSE_OP: _dense_bias}
+
+
+def fold_epilogues(model: onnx.ModelProto, info: TensorInfo) -> int:
+    """Conv -> [Add(residual)] -> [Relu] and Dense -> [Add(bias)] -> [Relu] into the
+    convolution or dense node; returns the folds made. The node's output must have no other
+    reader and not be a graph output."""
     folds = 0
     graph = _Graph(model.graph)
     gone: set[int] = set()
     for i, node in enumerate(graph.nodes):
-        if node.op_type != CONV_OP:
+        fold_add = _ADD_FOLDS.get(node.op_type)
+        if fold_add is None:
             continue
         out = node.output[0]
         for op in ("Add", "Relu"):
@@ -320,16 +353,11 @@ def fold_conv_epilogues(model: onnx.ModelProto, info: TensorInfo) -> int:
             if len(readers) != 1 or out in graph.outputs or graph.nodes[readers[0]].op_type != op:
                 continue
             nxt = graph.nodes[readers[0]]
-            if op == "Add":
-                others = [n for n in nxt.input if n != out]
-                if (len(nxt.input) != 2 or len(others) != 1 or len(node.input) > 3
-                        or any(a.name == "relu" for a in node.attribute)
-                        or info.shapes.get(others[0]) != info.shapes.get(out)
-                        or info.types.get(others[0]) != _FLOAT
-                        or graph.producer.get(others[0], -1) >= i):
-                    continue
-                node.input.extend([""] * (3 - len(node.input)) + others)
-            else:
+            if any(a.name == "relu" for a in node.attribute):
+                break
+            if op == "Add" and not fold_add(node, nxt, out, graph, info, i):
+                continue
+            if op == "Relu":
                 node.attribute.append(helper.make_attribute("relu", 1))
             node.output[0] = out = nxt.output[0]
             gone.add(readers[0])
@@ -345,7 +373,7 @@ def apply(model: onnx.ModelProto, supported: Iterable[str], info: TensorInfo) ->
     """Fuse element-wise groups in place; return how many fused nodes the graph has now."""
     if FUSED_OP not in set(supported):
         return 0
-    fold_conv_epilogues(model, info)
+    fold_epilogues(model, info)
     graph = _Graph(model.graph)
     planner = _Planner(graph, info)
     plans = {i: planner.instructions(i) for i in range(len(graph.nodes))}

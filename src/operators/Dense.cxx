@@ -1,0 +1,122 @@
+// Dense layer: Y = A . W [+ B] [then ReLU], on the packed GEMM (PackedGemm.hxx).
+// Node SofiePyTorchDense: inputs A (..., K), W (K, N, a constant), [B (N, a constant)];
+// output Y (..., N); attribute relu (1: ReLU folded in). A's leading dimensions, any of
+// them chosen at run time, are the GEMM's rows. fast_operators.py gives it the Gemm and
+// MatMul nodes with a constant right operand (transposed there when transB is set) and
+// folds a following Relu.
+//
+// Why our own: the engine's Gemm calls OpenBLAS, which re-packs the constant W on every
+// call (most of the time at batch 64) and costs about 1 µs per call at batch 1; here W is
+// packed once, when the Session is constructed, and the bias and ReLU are applied in the
+// GEMM's registers.
+#include "NodeReading.hxx"
+#include "Operators.hxx"
+#include "PackedGemm.hxx"
+
+#include "SOFIE/RModel.hxx"
+#include "SOFIE/SOFIE_common.hxx"
+
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+class Dense final : public ROperator {
+public:
+   Dense(std::string a, std::string w, std::string b, std::string y, bool relu)
+      : fA(UTILITY::Clean_name(a)), fW(UTILITY::Clean_name(w)), fB(b.empty() ? b : UTILITY::Clean_name(b)),
+        fY(UTILITY::Clean_name(y)), fRelu(relu)
+   {
+      fInputTensorNames = {fA, fW};
+      if (!fB.empty())
+         fInputTensorNames.emplace_back(fB);
+      fOutputTensorNames = {fY};
+   }
+
+   std::vector<std::string> GetStdLibs() override { return PackedGemm::StdLibs(); }
+
+   void Initialize(RModel &model) override
+   {
+      const std::string what = "SofiePyTorch Dense operator: ";
+      if (!model.UseSession())
+         throw std::runtime_error(what + "needs the generated Session class (the packed weights live there)");
+      for (const auto &name : fInputTensorNames)
+         if (!model.CheckIfTensorAlreadyExist(std::string(name)))
+            throw std::runtime_error(what + "tensor " + std::string(name) + " is not in the model");
+      if (!model.IsInitializedTensor(fW) || (!fB.empty() && !model.IsInitializedTensor(fB)))
+         throw std::runtime_error(what + "the weights " + fW + " and bias must be constants");
+      const auto w = model.GetTensorShape(fW);
+      auto a = model.GetDimTensorShape(fA);
+      if (w.size() != 2 || a.empty() || a.back().isParam || a.back().dim != w[0])
+         throw std::runtime_error(what + "the weights " + fW + " (K x N) do not match the input " + fA);
+      if (!fB.empty() && ConvertShapeToLength(model.GetTensorShape(fB)) != w[1])
+         throw std::runtime_error(what + "the bias " + fB + " must have one value per output column");
+      fGemm = std::make_unique<PackedGemm>(w[0], w[1]);
+      // The rows: the product of A's leading dimensions, as C++ (some may be parameters).
+      // A plain number when all are fixed: the GEMM then generates only the tiles it uses.
+      size_t fixed = 1;
+      std::string params;
+      for (size_t i = 0; i + 1 < a.size(); ++i) {
+         if (a[i].isParam)
+            params += " * static_cast<std::size_t>(" + a[i].param + ")";
+         else
+            fixed *= a[i].dim;
+      }
+      fRows = std::to_string(fixed) + params;
+      std::vector<Dim> y(a.begin(), a.end() - 1);
+      y.emplace_back(Dim{w[1]});
+      if (!model.CheckIfTensorAlreadyExist(fY))
+         model.AddIntermediateTensor(fY, ETensorType::FLOAT, y);
+   }
+
+   std::string GenerateSessionMembersCode(std::string opName) override
+   {
+      fMember = "fPacked_op_" + opName;
+      return fGemm->MemberCode(fMember);
+   }
+
+   std::string GenerateInitCode() override
+   {
+      return fGemm->PackCode(fMember, "tensor_" + fW, fGemm->N(), 1, fB.empty() ? "" : "tensor_" + fB);
+   }
+
+   std::string Generate(std::string) override
+   {
+      PackedGemmCall call;
+      call.m = fRows;
+      call.a = "tensor_" + fA;
+      call.lda = std::to_string(fGemm->K());
+      call.packed = "this->" + fMember;
+      call.bias = !fB.empty();
+      call.c = "tensor_" + fY;
+      call.ldc = std::to_string(fGemm->N());
+      call.relu = fRelu;
+      return "   // SofiePyTorch Dense: " + fA + " -> " + fY + "\n" + fGemm->CallCode(call);
+   }
+
+private:
+   std::string fA, fW, fB, fY, fRows, fMember;
+   bool fRelu;
+   std::unique_ptr<PackedGemm> fGemm;
+};
+
+} // namespace
+
+std::unique_ptr<ROperator> ParseDense(RModelParser_ONNX &parser, const onnx::NodeProto &node)
+{
+   FloatOnly(parser, node);
+   bool relu = false;
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == "relu")
+         relu = node.attribute(i).i() != 0;
+   return std::make_unique<Dense>(node.input(0), node.input(1), InputOrEmpty(node, 2), node.output(0), relu);
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE

@@ -1,0 +1,328 @@
+#include "PackedGemm.hxx"
+
+#include "AlignedBuffer.hxx"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace SOFIE {
+namespace PyTorch {
+namespace operators {
+
+namespace {
+
+// Rows of the register tile for a panel of nr floats, for a register file of `registers`
+// vectors of `lanes` floats: the accumulators take at most 3/4 of it (the rest holds the
+// panel's row and the broadcast element), and at most 8 rows.
+std::size_t TileRows(std::size_t nr, std::size_t registers, std::size_t lanes)
+{
+   return std::max<std::size_t>(1, std::min<std::size_t>(8, registers * 3 / 4 * lanes / nr));
+}
+
+constexpr std::size_t kMaxTileRows = 8;
+
+// sp_fma(x, y, z) = x * y + z: one instruction where the target has FMA. (-std=c++17 turns
+// off g++'s contraction of a*b+c; std::fma without FMA hardware is a slow library call.)
+std::string FmaLambda(const std::string &in)
+{
+   return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
+          "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
+}
+
+// The tile heights the generated code can reach: with a constant row count, each target's
+// full tile and its remainder (a third of the code for the zoo's convolutions, and of
+// g++'s time on it); every height otherwise.
+std::set<std::size_t> TileSizes(const std::string &m, std::size_t nr)
+{
+   std::set<std::size_t> sizes;
+   if (m.empty() || m.find_first_not_of("0123456789") != std::string::npos) {
+      for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+         sizes.insert(rows);
+      return sizes;
+   }
+   const std::size_t rows = std::stoul(m);
+   for (std::size_t mr : {TileRows(nr, 32, 16), TileRows(nr, 16, 8), TileRows(nr, 16, 4)}) {
+      if (rows >= mr)
+         sizes.insert(mr);
+      if (rows % mr)
+         sizes.insert(rows % mr);
+   }
+   return sizes;
+}
+
+// A's columns as runs of (count, offset in A's row); one run of K by default.
+std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call, std::size_t k)
+{
+   if (call.runs.empty())
+      return {{k, 0}};
+   std::size_t total = 0;
+   for (const auto &run : call.runs)
+      total += run.first;
+   if (total != k)
+      throw std::runtime_error("PackedGemm: the runs of A's columns must add up to K");
+   // Runs that continue one another are one loop (a convolution's taps along a row).
+   std::vector<std::pair<std::size_t, std::size_t>> merged;
+   for (const auto &run : call.runs) {
+      if (!merged.empty() && merged.back().second + merged.back().first == run.second)
+         merged.back().first += run.first;
+      else
+         merged.push_back(run);
+   }
+   return merged;
+}
+
+// The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
+// first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
+// unrolled here, in the source, each with its own accumulator array: with one 2-D array
+// and a loop over the rows, g++'s loop interchange moved the k loop inside the row loop
+// and kept the accumulators in memory (5x slower). With split 2, even and odd k are summed
+// apart, for enough independent FMA chains to hide the FMA latency in small tiles (1-2
+// rows: batch 1).
+void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
+                       std::size_t biasOffset, const PackedGemmCall &call, std::size_t split)
+{
+   auto acc = [&](std::size_t r, std::size_t s) { return "sp_acc" + std::to_string(r) + "_" + std::to_string(s); };
+   const std::string i2 = in + "      ", i3 = i2 + "   ";
+   out << in << "   auto sp_tile" << rows << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
+       << i2 << "constexpr std::size_t sp_cols = decltype(sp_cols_c)::value;\n"
+       << i2 << "const float *const sp_panel = sp_w + sp_p * " << k * nr << ";\n"
+       << i2 << "float *const sp_ci = sp_c + sp_i * sp_ldc + sp_p * " << nr << ";\n";
+   for (std::size_t r = 0; r < rows; ++r) {
+      out << i2 << "const float *const sp_a" << r << " = sp_a + (sp_i + " << r << ") * sp_lda;\n";
+      for (std::size_t s = 0; s < split; ++s)
+         out << i2 << "float " << acc(r, s) << "[" << nr << "];\n";
+   }
+   out << i2 << "for (std::size_t sp_j = 0; sp_j < " << nr << "; ++sp_j) {\n";
+   for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t s = 0; s < split; ++s)
+         out << i3 << acc(r, s) << "[sp_j] = "
+             << (call.bias && s == 0 ? "sp_w[" + std::to_string(biasOffset) + " + sp_p * " + std::to_string(nr) +
+                                           " + sp_j]"
+                                     : std::string("0.0f"))
+             << ";\n";
+   out << i2 << "}\n";
+   if (call.accumulate) {
+      out << i2 << "for (std::size_t sp_j = 0; sp_j < sp_cols; ++sp_j) {\n";
+      for (std::size_t r = 0; r < rows; ++r)
+         out << i3 << acc(r, 0) << "[sp_j] += sp_ci[" << r << " * sp_ldc + sp_j];\n";
+      out << i2 << "}\n";
+   }
+   // One k (or `count` consecutive k) of the panel times the rows' elements at aIndex.
+   auto step = [&](const std::string &first, std::size_t count, const std::string &aIndex, const std::string &indent) {
+      out << indent << "const float *const sp_wk = sp_panel + " << first << " * " << nr << ";\n";
+      for (std::size_t r = 0; r < rows; ++r)
+         for (std::size_t s = 0; s < count; ++s)
+            out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << aIndex << " + " << s
+                << "];\n";
+      out << indent << "for (std::size_t sp_j = 0; sp_j < " << nr << "; ++sp_j) {\n";
+      for (std::size_t r = 0; r < rows; ++r)
+         for (std::size_t s = 0; s < count; ++s)
+            out << indent << "   " << acc(r, s) << "[sp_j] = sp_fma(sp_x" << r << "_" << s << ", sp_wk[" << s * nr
+                << " + sp_j], " << acc(r, s) << "[sp_j]);\n";
+      out << indent << "}\n";
+   };
+   // One k loop per run of A's columns (PackedGemmCall::runs).
+   std::size_t start = 0;
+   for (const auto &run : Runs(call, k)) {
+      const std::size_t count = run.first, whole = count / split * split;
+      const std::string base = "(sp_k - " + std::to_string(start) + ") + " + std::to_string(run.second);
+      if (whole > 0) {
+         out << i2 << "for (std::size_t sp_k = " << start << "; sp_k < " << start + whole << "; sp_k += " << split
+             << ") {\n";
+         step("sp_k", split, base, i3);
+         out << i2 << "}\n";
+      }
+      if (count % split) {
+         out << i2 << "{\n";
+         step(std::to_string(start + count - 1), 1, std::to_string(run.second + count - 1), i3);
+         out << i2 << "}\n";
+      }
+      start += count;
+   }
+   out << i2 << "for (std::size_t sp_j = 0; sp_j < sp_cols; ++sp_j) {\n";
+   for (std::size_t r = 0; r < rows; ++r) {
+      std::string sum = acc(r, 0) + "[sp_j]";
+      for (std::size_t s = 1; s < split; ++s)
+         sum += " + " + acc(r, s) + "[sp_j]";
+      out << i3 << "const float sp_v" << r << " = " << sum << ";\n"
+          << i3 << "sp_ci[" << r << " * sp_ldc + sp_j] = "
+          << (call.relu ? "sp_v" + std::to_string(r) + " > 0.0f ? sp_v" + std::to_string(r) + " : 0.0f"
+                        : "sp_v" + std::to_string(r))
+          << ";\n";
+   }
+   out << i2 << "}\n" << in << "   };\n";
+}
+
+// Split k in two when the tile has fewer than 8 accumulator vectors (of 16 floats with
+// AVX-512, 8 with AVX, 4 with SSE, the target without -march): more would not fit the
+// register file (a batch-1 row of 64 columns is 16 SSE registers already).
+void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
+              std::size_t biasOffset, const PackedGemmCall &call)
+{
+   auto split = [&](std::size_t lanes) -> std::size_t { return rows * nr >= 8 * lanes ? 1 : 2; };
+   if (split(16) == split(4)) {
+      EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
+      return;
+   }
+   out << "#if defined(__AVX512F__)\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
+   out << "#elif defined(__AVX__)\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(8));
+   out << "#else\n";
+   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(4));
+   out << "#endif\n";
+}
+
+} // namespace
+
+PackedGemm::PackedGemm(std::size_t k, std::size_t n, bool dotProducts) : fK(k), fN(n), fDotProducts(dotProducts)
+{
+   if (k == 0 || n == 0)
+      throw std::runtime_error("PackedGemm: the weight matrix must not be empty");
+   // Panels as wide as 64 floats (4 zmm: 6 rows x 4 accumulators fill the register file),
+   // narrower when N is small, so that a 1-column output does not compute 64 columns.
+   fNR = std::min<std::size_t>(64, (n + 15) / 16 * 16);
+}
+
+std::string PackedGemm::MemberCode(const std::string &member) const
+{
+   return "std::vector<float> " + member + "_storage;\nconst float *" + member + " = nullptr;\n";
+}
+
+std::string PackedGemm::PackCode(const std::string &member, const std::string &w, std::size_t rowStride,
+                                 std::size_t columnStride, const std::string &bias, const std::string &indent) const
+{
+   const std::string storage = member + "_storage";
+   const std::size_t panel = fK * fNR, weights = Panels() * panel;
+   std::ostringstream out;
+   out << indent << "// Pack " << fK << "x" << fN << " weights into " << Panels() << " panel(s) of " << fNR
+       << " columns (PackedGemm)\n"
+       << indent << storage << ".assign(" << PackedFloats() + kAlignmentSlack << ", 0.0f);\n"
+       << indent << "{\n"
+       << indent << "   float *sp_dst = " << AlignedStart(storage) << ";\n"
+       << indent << "   " << member << " = sp_dst;\n";
+   if (Narrow()) {
+      out << indent << "   for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n) {\n"
+          << indent << "      for (std::size_t sp_k = 0; sp_k < " << fK << "; ++sp_k)\n"
+          << indent << "         sp_dst[sp_n * " << PaddedK() << " + sp_k] = " << w << "[sp_k * " << rowStride
+          << " + sp_n * " << columnStride << "];\n";
+      if (!bias.empty())
+         out << indent << "      sp_dst[" << fN * PaddedK() << " + sp_n] = " << bias << "[sp_n];\n";
+      out << indent << "   }\n" << indent << "}\n";
+      return out.str();
+   }
+   out << indent << "   for (std::size_t sp_k = 0; sp_k < " << fK << "; ++sp_k)\n"
+       << indent << "      for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n)\n"
+       << indent << "         sp_dst[sp_n / " << fNR << " * " << panel << " + sp_k * " << fNR << " + sp_n % " << fNR
+       << "] = " << w << "[sp_k * " << rowStride << " + sp_n * " << columnStride << "];\n";
+   if (!bias.empty())
+      out << indent << "   for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n)\n"
+          << indent << "      sp_dst[" << weights << " + sp_n] = " << bias << "[sp_n];\n";
+   out << indent << "}\n";
+   return out.str();
+}
+
+std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
+{
+   // Per row and output: 16 partial sums along K (one vector: no reassociation needed to
+   // vectorise), then a halving tree and the scalar tail of K.
+   const std::string &in = call.indent;
+   const std::size_t kp = PaddedK(), whole = fK / 16 * 16;
+   std::ostringstream out;
+   out << in << "{ // PackedGemm (dot products): C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x "
+       << fK << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << "\n"
+       << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
+       << ";\n"
+       << in << "   const float *const sp_w = " << call.packed << ";\n"
+       << FmaLambda(in + "   ")
+       << in << "   for (std::size_t sp_i = 0; sp_i < sp_m; ++sp_i) {\n"
+       << in << "      const float *const sp_ai = " << call.a << " + sp_i * sp_lda;\n"
+       << in << "      float *const sp_ci = " << call.c << " + sp_i * sp_ldc;\n"
+       << in << "      for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n) {\n"
+       << in << "         const float *const sp_wn = sp_w + sp_n * " << kp << ";\n"
+       << in << "         float sp_acc[16] = {};\n"
+       << in << "         for (std::size_t sp_k = 0; sp_k < " << whole << "; sp_k += 16)\n"
+       << in << "            for (std::size_t sp_l = 0; sp_l < 16; ++sp_l)\n"
+       << in << "               sp_acc[sp_l] = sp_fma(sp_ai[sp_k + sp_l], sp_wn[sp_k + sp_l], sp_acc[sp_l]);\n"
+       << in << "         for (std::size_t sp_h = 8; sp_h > 0; sp_h /= 2)\n"
+       << in << "            for (std::size_t sp_l = 0; sp_l < sp_h; ++sp_l)\n"
+       << in << "               sp_acc[sp_l] += sp_acc[sp_l + sp_h];\n"
+       << in << "         float sp_v = sp_acc[0];\n"
+       << in << "         for (std::size_t sp_k = " << whole << "; sp_k < " << fK << "; ++sp_k)\n"
+       << in << "            sp_v = sp_fma(sp_ai[sp_k], sp_wn[sp_k], sp_v);\n";
+   if (call.bias)
+      out << in << "         sp_v += sp_w[" << fN * kp << " + sp_n];\n";
+   if (call.accumulate)
+      out << in << "         sp_v += sp_ci[sp_n];\n";
+   out << in << "         sp_ci[sp_n] = " << (call.relu ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+       << in << "      }\n"
+       << in << "   }\n"
+       << in << "}\n";
+   return out.str();
+}
+
+std::string PackedGemm::CallCode(const PackedGemmCall &call) const
+{
+   if (Narrow()) {
+      if (!call.runs.empty())
+         throw std::runtime_error("PackedGemm: A in runs needs the panel layout (dotProducts = false)");
+      return NarrowCallCode(call);
+   }
+   const std::string &in = call.indent;
+   const std::size_t panel = fK * fNR, weights = Panels() * panel, lastCols = fN - (Panels() - 1) * fNR;
+   std::ostringstream out;
+   out << in << "{ // PackedGemm: C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x " << fK
+       << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << "\n";
+   // The tile's rows per target; the panels were laid out for any of them.
+   out << "#if defined(__AVX512F__)\n"
+       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 32, 16) << ";\n"
+       << "#elif defined(__AVX__)\n"
+       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 16, 8) << ";\n"
+       << "#else\n"
+       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 16, 4) << ";\n"
+       << "#endif\n"
+       << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
+       << ";\n"
+       << in << "   const float *const sp_a = " << call.a << ";\n"
+       << in << "   float *const sp_c = " << call.c << ";\n"
+       << in << "   const float *const sp_w = " << call.packed << ";\n"
+       << FmaLambda(in + "   ");
+   const std::set<std::size_t> tiles = TileSizes(call.m, fNR);
+   for (std::size_t rows : tiles)
+      EmitTile(out, in, rows, fK, fNR, weights, call);
+   // Dispatch on the row count (a constant for the full tiles: the switch folds away).
+   out << in << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
+       << in << "      switch (sp_rows) {\n";
+   for (std::size_t rows : tiles)
+      out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p); break;\n";
+   out << in << "      default: break;\n" << in << "      }\n" << in << "   };\n";
+   // All rows of one panel, then the next: the panel (K x NR floats) stays in the cache
+   // while A's rows stream past it.
+   auto panelCode = [&](const std::string &p, std::size_t cols) {
+      const std::string colsTag = "std::integral_constant<std::size_t, " + std::to_string(cols) + ">{}";
+      out << in << "      std::size_t sp_i = 0;\n"
+          << in << "      for (; sp_i + sp_mr <= sp_m; sp_i += sp_mr)\n"
+          << in << "         sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ");\n"
+          << in << "      if (sp_i < sp_m)\n"
+          << in << "         sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ");\n";
+   };
+   if (Panels() > 1 || lastCols == fNR) {
+      const std::size_t full = lastCols == fNR ? Panels() : Panels() - 1;
+      out << in << "   for (std::size_t sp_p = 0; sp_p < " << full << "; ++sp_p) {\n";
+      panelCode("sp_p", fNR);
+      out << in << "   }\n";
+   }
+   if (lastCols != fNR) {
+      out << in << "   {\n";
+      panelCode(std::to_string(Panels() - 1), lastCols);
+      out << in << "   }\n";
+   }
+   out << in << "}\n";
+   return out.str();
+}
+
+} // namespace operators
+} // namespace PyTorch
+} // namespace SOFIE
