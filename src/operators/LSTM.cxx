@@ -19,7 +19,7 @@ private:
    void EmitStep(std::ostream &out, const std::string &in) const override
    {
       const size_t h = Hidden(), gh = Gates() * Hidden();
-      EmitRecurrentProduct(out, in, "sp_g");
+      EmitRecurrentProduct(out, in, "sp_g", true);
       out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
           << in << "   float *sp_gb = sp_g + sp_b * " << gh << ";\n"
           << in << "   float *sp_hb = sp_h + sp_b * " << h << ";\n"
