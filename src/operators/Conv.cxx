@@ -1,18 +1,21 @@
 // 1D/2D convolution, group 1, no dilation: per image, a copy into a zero-bordered buffer,
-// im2col by strided copies, one GEMM into the output.
+// im2row by plain copies, one packed GEMM (PackedGemm.hxx, the weights packed once per
+// Session) into a pixels x OC result, transposed into the output.
 // Node SofiePyTorchConv: inputs X (N, C, [H,] W), W (OC, C, [KH,] KW), [B (OC)], [R (the
 // shape of Y)]; output Y = conv(X) [+ B] [+ R], then ReLU if the attribute relu is 1;
 // attributes kernel_shape, pads (begins then ends), strides, as ONNX Conv, and relu.
-// The residual R and the ReLU are applied per image right after its GEMM, while the image's
-// output is still in the L1 cache (fast_operators.py folds the Add and Relu nodes in).
+// The bias is added in the GEMM's registers; the residual R and the ReLU as the image's
+// result is transposed, while it is still in the L1 cache (fusion.py folds the Add and Relu
+// nodes in).
 //
 // Why our own: SOFIE 0.1.0's Conv spends more time in im2col (a generic function that
 // tests every element against the padding) than in its GEMMs, and copies its weights on
-// every call. Here the padding lives in the buffer, so im2col is constant-length copies
-// the compiler unrolls and vectorises.
+// every call; OpenBLAS then re-packs them on every call too. Here the padding lives in the
+// buffer, so im2row is constant-length copies, and the weights are packed once.
 #include "AlignedBuffer.hxx"
 #include "NodeReading.hxx"
 #include "Operators.hxx"
+#include "PackedGemm.hxx"
 
 #include "SOFIE/RModel.hxx"
 #include "SOFIE/SOFIE_common.hxx"
@@ -48,8 +51,12 @@ public:
       fOutputTensorNames = {fSpec.y};
    }
 
-   std::vector<std::string> GetBlasRoutines() override { return {"Gemm"}; }
-   std::vector<std::string> GetStdLibs() override { return {"algorithm", "cstdint", "cstring"}; }
+   std::vector<std::string> GetStdLibs() override
+   {
+      auto libs = PackedGemm::StdLibs();
+      libs.insert(libs.end(), {"algorithm", "cstring"});
+      return libs;
+   }
 
    void Initialize(RModel &model) override
    {
@@ -107,13 +114,20 @@ public:
 
    std::string GenerateSessionMembersCode(std::string opName) override
    {
-      // The padded image (its border stays zero: only the interior is ever written) and
-      // the im2col matrix of one image, starting on a 64-byte boundary (OpenBLAS's
-      // small-matrix kernels read the matrix where it lies).
-      const size_t total = ColumnOffset() + (OneByOne() ? 0 : Depth() * fOutH * fOutW) + kAlignmentSlack;
+      // The padded image (its border stays zero: only the interior is ever written), the
+      // im2row matrix of one image and its GEMM's result, each starting on a 64-byte
+      // boundary; and the packed weights (filled by GenerateInitCode).
+      const size_t total = ResultOffset() + WholeLines(fOutH * fOutW * fOutChannels) + kAlignmentSlack;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
+      fPacked = "fPacked_op_" + opName;
       return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(total) + ");\nfloat *fVec_op_" +
-             opName + "_work = " + AlignedStart(buffer) + ";\n";
+             opName + "_work = " + AlignedStart(buffer) + ";\n" + Gemm().MemberCode(fPacked);
+   }
+
+   std::string GenerateInitCode() override
+   {
+      // W (OC x C*KH*KW) is the GEMM's right operand transposed: element (k, o) at W[o * depth + k].
+      return Gemm().PackCode(fPacked, "tensor_" + fSpec.w, 1, Depth(), fSpec.b.empty() ? "" : "tensor_" + fSpec.b);
    }
 
    std::string Generate(std::string opName) override
@@ -126,6 +140,8 @@ public:
           << fOutH << "x" << fOutW << ", kernel " << fKernelH << "x" << fKernelW << "\n"
           << "   {\n"
           << in << "float *sp_work = this->fVec_op_" << opName << "_work;\n"
+          << in << "float *sp_rows = sp_work + " << RowsOffset() << ";\n"
+          << in << "float *sp_yt = sp_work + " << ResultOffset() << ";\n"
           << in << "for (size_t sp_n = 0; sp_n < " << fBatch.GetVal() << "; ++sp_n) {\n"
           << in << "   const float *sp_img = tensor_" << fSpec.x << " + sp_n * " << imageSize << ";\n"
           << in << "   float *sp_y = tensor_" << fSpec.y << " + sp_n * " << fOutChannels * hw << ";\n";
@@ -138,45 +154,45 @@ public:
              << fWidth << " * sizeof(float));\n";
          source = "sp_work";
       }
-      std::string matrix = source;
-      if (!OneByOne()) {
-         // im2col: row (c, kh, kw) holds the input under that kernel tap for every output
-         // pixel. With the padding in the buffer, each output row is a strided copy.
-         matrix = "sp_col";
-         out << in << "   float *sp_col = sp_work + " << ColumnOffset() << ";\n"
-             << in << "   for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
-             << in << "   for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
-             << in << "   for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw) {\n"
-             << in << "      float *sp_dst = sp_col + ((sp_c * " << fKernelH << " + sp_kh) * " << fKernelW
-             << " + sp_kw) * " << hw << ";\n"
-             << in << "      const float *sp_src = " << source << " + (sp_c * " << rows << " + sp_kh) * " << cols
-             << " + sp_kw;\n"
-             << in << "      for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
-             << in << "         for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow)\n"
-             << in << "            sp_dst[sp_oh * " << fOutW << " + sp_ow] = sp_src[sp_oh * " << fStrideH * cols
-             << " + sp_ow * " << fStrideW << "];\n"
-             << in << "   }\n";
-      }
-      // y (OC x HW) = [bias +] W (OC x K) col (K x HW); column-major: y^T = col^T W^T. One
-      // GEMM per image: OpenBLAS's small-matrix kernels (no packing) are faster at these
-      // sizes than one large GEMM over a block of images.
-      if (!fSpec.b.empty())
-         out << in << "   for (size_t sp_o = 0; sp_o < " << fOutChannels << "; ++sp_o)\n"
-             << in << "      std::fill(sp_y + sp_o * " << hw << ", sp_y + (sp_o + 1) * " << hw << ", tensor_" << fSpec.b
-             << "[sp_o]);\n";
-      out << in << "   char sp_t = 'N';\n"
-          << in << "   int sp_m = " << hw << ", sp_oc = " << fOutChannels << ", sp_k = " << Depth() << ";\n"
-          << in << "   float sp_one = 1.0f, sp_beta = " << (fSpec.b.empty() ? "0.0f" : "1.0f") << ";\n"
-          << in << "   BLAS::sgemm_(&sp_t, &sp_t, &sp_m, &sp_oc, &sp_k, &sp_one, const_cast<float *>(" << matrix
-          << "), &sp_m, tensor_" << fSpec.w << ", &sp_k, &sp_beta, sp_y, &sp_m);\n";
-      if (!fSpec.residual.empty() || fSpec.relu) {
-         const std::string r = fSpec.residual.empty() ? "" : " + tensor_" + fSpec.residual + "[sp_n * " +
-                                                                 std::to_string(fOutChannels * hw) + " + sp_i]";
-         out << in << "   for (size_t sp_i = 0; sp_i < " << fOutChannels * hw << "; ++sp_i)\n"
-             << in << "      sp_y[sp_i] = " << (fSpec.relu ? "std::max(sp_y[sp_i]" + r + ", 0.0f)" : "sp_y[sp_i]" + r)
-             << ";\n";
-      }
-      out << in << "}\n"
+      // im2row: row (oh, ow) holds the patch (c, kh, kw) under that output pixel. With the
+      // padding in the buffer, every element is a plain copy.
+      out << in << "   for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
+          << in << "      for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow) {\n"
+          << in << "         float *sp_dst = sp_rows + (sp_oh * " << fOutW << " + sp_ow) * " << Depth() << ";\n"
+          << in << "         const float *sp_src = " << source << " + sp_oh * " << fStrideH * cols << " + sp_ow * "
+          << fStrideW << ";\n"
+          << in << "         for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
+          << in << "            for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
+          << in << "               for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw)\n"
+          << in << "                  sp_dst[(sp_c * " << fKernelH << " + sp_kh) * " << fKernelW
+          << " + sp_kw] = sp_src[(sp_c * " << rows << " + sp_kh) * " << cols << " + sp_kw];\n"
+          << in << "      }\n";
+      // Y^T (pixels x OC) = rows (pixels x C*KH*KW) . W^T [+ bias] [ReLU when no residual
+      // follows], on the packed GEMM; then transposed into the image's NCHW output, with
+      // the residual and ReLU, while it is still in the L1 cache.
+      const bool reluInGemm = fSpec.relu && fSpec.residual.empty();
+      PackedGemmCall call;
+      call.m = std::to_string(hw);
+      call.a = "sp_rows";
+      call.lda = std::to_string(Depth());
+      call.packed = "this->" + fPacked;
+      call.bias = !fSpec.b.empty();
+      call.c = "sp_yt";
+      call.ldc = std::to_string(fOutChannels);
+      call.relu = reluInGemm;
+      call.indent = in + "   ";
+      out << Gemm().CallCode(call);
+      std::string value = "sp_yt[sp_p * " + std::to_string(fOutChannels) + " + sp_o]";
+      if (!fSpec.residual.empty())
+         value += " + tensor_" + fSpec.residual + "[sp_n * " + std::to_string(fOutChannels * hw) + " + sp_o * " +
+                  std::to_string(hw) + " + sp_p]";
+      out << in << "   for (size_t sp_o = 0; sp_o < " << fOutChannels << "; ++sp_o)\n"
+          << in << "      for (size_t sp_p = 0; sp_p < " << hw << "; ++sp_p) {\n"
+          << in << "         const float sp_v = " << value << ";\n"
+          << in << "         sp_y[sp_o * " << hw << " + sp_p] = "
+          << (fSpec.relu && !reluInGemm ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+          << in << "      }\n"
+          << in << "}\n"
           << "   }\n";
       return out.str();
    }
@@ -184,10 +200,11 @@ public:
 private:
    size_t Depth() const { return fChannels * fKernelH * fKernelW; }
    size_t PaddedImage() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
-   // Where the im2col matrix starts: after the padded image, on a 64-byte boundary.
-   size_t ColumnOffset() const { return fPadded ? WholeLines(PaddedImage()) : 0; }
-   // A 1x1 kernel with stride 1 and no padding reads the image itself as its im2col matrix.
-   bool OneByOne() const { return Depth() == fChannels && fStrideH == 1 && fStrideW == 1 && !fPadded; }
+   // Where the im2row matrix starts (after the padded image) and the GEMM's result (after
+   // it), on 64-byte boundaries.
+   size_t RowsOffset() const { return fPadded ? WholeLines(PaddedImage()) : 0; }
+   size_t ResultOffset() const { return RowsOffset() + WholeLines(fOutH * fOutW * Depth()); }
+   PackedGemm Gemm() const { return PackedGemm(Depth(), fOutChannels); }
 
    Spec fSpec;
    Dim fBatch;
@@ -195,6 +212,7 @@ private:
    size_t fPadTop = 0, fPadBottom = 0, fPadLeft = 0, fPadRight = 0, fStrideH = 1, fStrideW = 1;
    size_t fOutH = 0, fOutW = 0;
    bool fPadded = false;
+   std::string fPacked;
 };
 
 } // namespace

@@ -22,6 +22,14 @@ std::size_t TileRows(std::size_t nr, std::size_t registers, std::size_t lanes)
 
 constexpr std::size_t kMaxTileRows = 8;
 
+// sp_fma(x, y, z) = x * y + z: one instruction where the target has FMA. (-std=c++17 turns
+// off g++'s contraction of a*b+c; std::fma without FMA hardware is a slow library call.)
+std::string FmaLambda(const std::string &in)
+{
+   return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
+          "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
+}
+
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
 // first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
 // unrolled here, in the source, each with its own accumulator array: with one 2-D array
@@ -140,8 +148,18 @@ std::string PackedGemm::PackCode(const std::string &member, const std::string &w
        << indent << storage << ".assign(" << PackedFloats() + kAlignmentSlack << ", 0.0f);\n"
        << indent << "{\n"
        << indent << "   float *sp_dst = " << AlignedStart(storage) << ";\n"
-       << indent << "   " << member << " = sp_dst;\n"
-       << indent << "   for (std::size_t sp_k = 0; sp_k < " << fK << "; ++sp_k)\n"
+       << indent << "   " << member << " = sp_dst;\n";
+   if (Narrow()) {
+      out << indent << "   for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n) {\n"
+          << indent << "      for (std::size_t sp_k = 0; sp_k < " << fK << "; ++sp_k)\n"
+          << indent << "         sp_dst[sp_n * " << PaddedK() << " + sp_k] = " << w << "[sp_k * " << rowStride
+          << " + sp_n * " << columnStride << "];\n";
+      if (!bias.empty())
+         out << indent << "      sp_dst[" << fN * PaddedK() << " + sp_n] = " << bias << "[sp_n];\n";
+      out << indent << "   }\n" << indent << "}\n";
+      return out.str();
+   }
+   out << indent << "   for (std::size_t sp_k = 0; sp_k < " << fK << "; ++sp_k)\n"
        << indent << "      for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n)\n"
        << indent << "         sp_dst[sp_n / " << fNR << " * " << panel << " + sp_k * " << fNR << " + sp_n % " << fNR
        << "] = " << w << "[sp_k * " << rowStride << " + sp_n * " << columnStride << "];\n";
@@ -152,8 +170,49 @@ std::string PackedGemm::PackCode(const std::string &member, const std::string &w
    return out.str();
 }
 
+std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
+{
+   // Per row and output: 16 partial sums along K (one vector: no reassociation needed to
+   // vectorise), then a halving tree and the scalar tail of K.
+   const std::string &in = call.indent;
+   const std::size_t kp = PaddedK(), whole = fK / 16 * 16;
+   std::ostringstream out;
+   out << in << "{ // PackedGemm (dot products): C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x "
+       << fK << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << "\n"
+       << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
+       << ";\n"
+       << in << "   const float *const sp_w = " << call.packed << ";\n"
+       << FmaLambda(in + "   ")
+       << in << "   for (std::size_t sp_i = 0; sp_i < sp_m; ++sp_i) {\n"
+       << in << "      const float *const sp_ai = " << call.a << " + sp_i * sp_lda;\n"
+       << in << "      float *const sp_ci = " << call.c << " + sp_i * sp_ldc;\n"
+       << in << "      for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n) {\n"
+       << in << "         const float *const sp_wn = sp_w + sp_n * " << kp << ";\n"
+       << in << "         float sp_acc[16] = {};\n"
+       << in << "         for (std::size_t sp_k = 0; sp_k < " << whole << "; sp_k += 16)\n"
+       << in << "            for (std::size_t sp_l = 0; sp_l < 16; ++sp_l)\n"
+       << in << "               sp_acc[sp_l] = sp_fma(sp_ai[sp_k + sp_l], sp_wn[sp_k + sp_l], sp_acc[sp_l]);\n"
+       << in << "         for (std::size_t sp_h = 8; sp_h > 0; sp_h /= 2)\n"
+       << in << "            for (std::size_t sp_l = 0; sp_l < sp_h; ++sp_l)\n"
+       << in << "               sp_acc[sp_l] += sp_acc[sp_l + sp_h];\n"
+       << in << "         float sp_v = sp_acc[0];\n"
+       << in << "         for (std::size_t sp_k = " << whole << "; sp_k < " << fK << "; ++sp_k)\n"
+       << in << "            sp_v = sp_fma(sp_ai[sp_k], sp_wn[sp_k], sp_v);\n";
+   if (call.bias)
+      out << in << "         sp_v += sp_w[" << fN * kp << " + sp_n];\n";
+   if (call.accumulate)
+      out << in << "         sp_v += sp_ci[sp_n];\n";
+   out << in << "         sp_ci[sp_n] = " << (call.relu ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+       << in << "      }\n"
+       << in << "   }\n"
+       << in << "}\n";
+   return out.str();
+}
+
 std::string PackedGemm::CallCode(const PackedGemmCall &call) const
 {
+   if (Narrow())
+      return NarrowCallCode(call);
    const std::string &in = call.indent;
    const std::size_t panel = fK * fNR, weights = Panels() * panel, lastCols = fN - (Panels() - 1) * fNR;
    std::ostringstream out;
@@ -172,13 +231,7 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
        << in << "   const float *const sp_a = " << call.a << ";\n"
        << in << "   float *const sp_c = " << call.c << ";\n"
        << in << "   const float *const sp_w = " << call.packed << ";\n"
-       << in << "   auto sp_fma = [](float x, float y, float z) {\n"
-       << "#if defined(__FMA__)\n"
-       << in << "      return std::fma(x, y, z);\n"
-       << "#else\n"
-       << in << "      return x * y + z;\n"
-       << "#endif\n"
-       << in << "   };\n";
+       << FmaLambda(in + "   ");
    for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
       EmitTile(out, in, rows, fK, fNR, weights, call);
    // Dispatch on the row count (a constant for the full tiles: the switch folds away).

@@ -60,8 +60,14 @@ public:
    /// Panel width: 16-64 floats, a multiple of 16 (one zmm).
    std::size_t NR() const { return fNR; }
    std::size_t Panels() const { return (fN + fNR - 1) / fNR; }
+   /// Narrow products (N <= 4, K >= 16: an output layer's score) are dot products along K:
+   /// W packed transposed (N rows of K, padded to 16), one vector of partial sums per
+   /// output. Panels of 16 columns would do 16 times the work for N = 1.
+   bool Narrow() const { return fN <= 4 && fK >= 16; }
+   /// Floats of a narrow product's packed row of W.
+   std::size_t PaddedK() const { return (fK + 15) / 16 * 16; }
    /// Floats of the packed W followed by the padded bias.
-   std::size_t PackedFloats() const { return Panels() * fNR * (fK + 1); }
+   std::size_t PackedFloats() const { return Narrow() ? fN * PaddedK() + 16 : Panels() * fNR * (fK + 1); }
 
    /// Session members: `member` (const float *, 64-byte aligned) and its storage.
    std::string MemberCode(const std::string &member) const;
@@ -75,6 +81,8 @@ public:
    static std::vector<std::string> StdLibs() { return {"cmath", "cstddef", "cstdint", "type_traits", "vector"}; }
 
 private:
+   std::string NarrowCallCode(const PackedGemmCall &call) const;
+
    std::size_t fK, fN, fNR;
 };
 

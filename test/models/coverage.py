@@ -75,6 +75,10 @@ def case(name: str, *args: object, **kwargs: object) -> None:
 case("linear_bias", "dense", "nn.Linear", lambda: nn.Linear(10, 7), ((3, 10),))
 case("linear_no_bias", "dense", "nn.Linear(bias=False)", lambda: nn.Linear(10, 7, bias=False), ((3, 10),))
 case("linear_3d", "dense", "nn.Linear on (batch, seq, features)", lambda: nn.Linear(5, 4), ((2, 3, 5),))
+case("dense_mixed_shapes", "dense",
+     "Linear(1, 70), ReLU on (batch, 7, 1); Linear(70, 17); Flatten; Linear(119, 3), batch size -1",
+     lambda: nn.Sequential(nn.Linear(1, 70), nn.ReLU(), nn.Linear(70, 17), nn.Flatten(), nn.Linear(119, 3)),
+     ((13, 7, 1),), extra={"dynamic_axis": 0})
 case("bilinear", "dense", "nn.Bilinear", lambda: nn.Bilinear(4, 3, 5), ((2, 4), (2, 3)))
 case("matmul", "dense", "torch.matmul", fn(lambda _, a, b: torch.matmul(a, b)), ((3, 4), (4, 5)))
 case("bmm", "dense", "torch.bmm", fn(lambda _, a, b: torch.bmm(a, b)), ((2, 3, 4), (2, 4, 5)))
@@ -177,6 +181,8 @@ case("conv2d_batch_10", "convolution", "nn.Conv2d, batch 10", lambda: nn.Conv2d(
      ((10, 4, 16, 16),))
 case("conv2d_same_even_kernel", "convolution", "nn.Conv2d((4, 2), padding='same')",
      lambda: nn.Conv2d(2, 3, (4, 2), padding="same"), ((2, 2, 5, 6),))
+case("conv2d_1x1_stride_relu", "convolution", "nn.Conv2d(3, 20, 1, stride=2), ReLU",
+     lambda: nn.Sequential(nn.Conv2d(3, 20, 1, stride=2), nn.ReLU()), ((2, 3, 9, 9),))
 case("conv_transpose1d", "convolution", "nn.ConvTranspose1d",
      lambda: nn.ConvTranspose1d(3, 2, 3, stride=2), ((1, 3, 5),))
 case("conv_transpose2d", "convolution", "nn.ConvTranspose2d",

@@ -1,4 +1,4 @@
-"""The project's own LSTM, GRU and Conv operators (src/operators/, fast_operators.py).
+"""The project's own LSTM, GRU, Conv and Dense operators (src/operators/, fast_operators.py).
 
 Their numbers are checked against Torch by every recurrent and convolution case of the
 coverage suite; here: which nodes they take and which they leave to the engine, the code
@@ -79,9 +79,10 @@ FLAGS = [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=native", "-ffast-ma
 
 @pytest.mark.parametrize("flags", FLAGS, ids=["O2", "O3-native", "O3-native-fast-math"])
 @pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state",
-                                  "conv2d_stride_pad_nobias"])
+                                  "conv2d_stride_pad_nobias", "dense_mixed_shapes"])
 def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     # The activations are written to vectorise; -ffast-math must not break their rounding.
+    # The packed GEMM has a code path per target (AVX-512, AVX, SSE without -march).
     code_name, inputs, expected = _generate(name, tmp_path)
     assert "SofiePyTorch" in (tmp_path / f"{code_name}.hxx").read_text()
     got = compile_and_run(tmp_path, code_name, [x.numpy() for x in inputs], flags=flags)
@@ -203,3 +204,81 @@ def test_pass_needs_the_operators_registered():
     model = _lstm_graph()
     assert fast_operators.apply(model, {"LSTM"}) == 0
     assert model.graph.node[0].op_type == "LSTM"
+
+
+# ---- Dense layers (dense_layers.py, src/operators/Dense.cxx): the coverage suite checks
+# their numbers; here, which nodes they take (traced only, nothing compiled).
+
+DENSE = {"linear_bias": 1, "linear_no_bias": 1, "linear_3d": 1, "matmul_weight": 1,
+         "dense_mixed_shapes": 3, "flatten": 1}
+
+
+@pytest.mark.parametrize("name", sorted(DENSE))
+def test_dense_layers_run_on_our_operator(name, tmp_path):
+    import ROOT
+    from sofie_pytorch import tracing
+
+    path, _, _ = save(name, tmp_path)
+    supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
+    shapes = [list(s) for s in CASES[name].shapes]
+    graph = tracing.trace(str(path), shapes, None, supported).graph.graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count(fast_operators.DENSE_OP) == DENSE[name], ops
+    assert not {"Gemm", "MatMul", "Add", "Relu"} & set(ops), ops  # bias Add and Relu folded in
+
+
+def _dense_graph(op: str, w_shape: tuple[int, ...], x_shape: list[int], extra_inputs=(),
+                 relu_readers: int = 1, **attributes: object) -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32), "W")]
+    inits += [numpy_helper.from_array(v.astype(np.float32), name) for name, v in extra_inputs]
+    inputs = ["X", "W", *(name for name, _ in extra_inputs)]
+    nodes = [helper.make_node(op, inputs, ["H"], **attributes),
+             helper.make_node("Relu", ["H"], ["Y"])]
+    outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)]
+    if relu_readers > 1:  # H is read twice: the Relu must stay a node of its own
+        nodes.append(helper.make_node("Neg", ["H"], ["Z"]))
+        outputs.append(helper.make_tensor_value_info("Z", TensorProto.FLOAT, None))
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)
+    graph = helper.make_graph(nodes, "g", [x], outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_dense_pass_transposes_b_and_folds_the_relu():
+    from sofie_pytorch.graph import fusion
+
+    model = _dense_graph("Gemm", (5, 3), [4, 3], [("C", np.ones((1, 5)))], transB=1)
+    w = numpy_helper.to_array(model.graph.initializer[0])
+    info = fusion.TensorInfo.of(model)
+    assert fast_operators.apply(model, OURS) == 1
+    assert fusion.fold_epilogues(model, info) == 1
+    (node,) = model.graph.node
+    assert node.op_type == fast_operators.DENSE_OP and list(node.output) == ["Y"]
+    assert [(a.name, a.i) for a in node.attribute] == [("relu", 1)]
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    np.testing.assert_array_equal(values[node.input[1]], w.T)
+    assert "W" not in values  # the untransposed original is dropped
+
+
+@pytest.mark.parametrize(("op", "w_shape", "x_shape", "extra", "attributes"), [
+    ("Gemm", (3, 5), [4, 3], [], {"transA": 1}),
+    ("Gemm", (3, 5), [4, 3], [], {"alpha": 2.0}),
+    ("Gemm", (3, 5), [4, 3], [("C", np.ones((4, 5)))], {}),  # a full C matrix
+    ("Gemm", (3, 5), [4, 3], [("C", np.ones(5))], {"beta": 0.5}),
+    ("MatMul", (2, 3, 5), [2, 4, 3], [], {}),  # batched weights
+    ("MatMul", (3, 5), [4, 2], [], {}),  # K does not match
+])
+def test_dense_pass_leaves_other_products_to_the_engine(op, w_shape, x_shape, extra, attributes):
+    model = _dense_graph(op, w_shape, x_shape, extra, **attributes)
+    assert fast_operators.apply(model, OURS) == 0
+    assert model.graph.node[0].op_type == op
+
+
+def test_relu_read_elsewhere_is_not_folded():
+    from sofie_pytorch.graph import fusion
+
+    model = _dense_graph("MatMul", (3, 5), ["n", 3], relu_readers=2)
+    info = fusion.TensorInfo.of(model)
+    assert fast_operators.apply(model, OURS) == 1
+    assert fusion.fold_epilogues(model, info) == 0
+    assert [n.op_type for n in model.graph.node] == [fast_operators.DENSE_OP, "Relu", "Neg"]

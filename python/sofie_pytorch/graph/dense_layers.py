@@ -32,7 +32,8 @@ def _left_ok(name: str, ctx: Context, k: int, rank: int | None = None) -> bool:
 
 
 def _weights(value: np.ndarray | None) -> bool:
-    return value is not None and value.ndim == 2 and value.dtype == np.float32 and min(value.shape) > 0
+    return (value is not None and value.ndim == 2 and value.dtype == np.float32
+            and min(value.shape) > 0)
 
 
 def gemm(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:

@@ -325,7 +325,8 @@ def _dense_bias(node: onnx.NodeProto, add: onnx.NodeProto, out: str, graph: _Gra
     shape = info.shapes.get(out)
     if bias is None or len(node.input) > 2 or not shape or bias.dtype != np.float32:
         return False
-    if bias.ndim > len(shape) or bias.ndim == 0 or bias.shape[-1] != shape[-1] or bias.size != shape[-1]:
+    if (bias.ndim > len(shape) or bias.ndim == 0 or bias.shape[-1] != shape[-1]
+            or bias.size != shape[-1]):
         return False
     node.input.append(others[0])
     return True
