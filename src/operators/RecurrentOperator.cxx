@@ -153,16 +153,37 @@ std::string RecurrentOperator::GenerateSessionMembersCode(std::string opName)
           fInputGemm->MemberCode(Buffer(opName, "wt")) + fRecurrentGemm->MemberCode(Buffer(opName, "rt"));
 }
 
+std::string RecurrentOperator::PackedWeightsCode(const PackedGemm &gemm, const std::string &packed,
+                                                 const std::string &weights, const std::string &bias) const
+{
+   const std::string member = Buffer(fOpName, packed);
+   auto tensor = [](const std::string &name) { return name.empty() ? name : "tensor_" + name; };
+   if (!DoubleLastGate())
+      return gemm.PackCode(member, tensor(weights), gemm.N(), 1, tensor(bias));
+   // The last gate's columns of W and of the bias, times 2 (exact in float), in copies
+   // that are packed and then dropped.
+   const size_t k = gemm.K(), n = gemm.N(), first = n - fSpec.hidden;
+   std::ostringstream out;
+   out << "   {\n"
+       << "      std::vector<float> sp_w(tensor_" << weights << ", tensor_" << weights << " + " << k * n << ");\n"
+       << "      for (std::size_t sp_k = 0; sp_k < " << k << "; ++sp_k)\n"
+       << "         for (std::size_t sp_n = " << first << "; sp_n < " << n << "; ++sp_n)\n"
+       << "            sp_w[sp_k * " << n << " + sp_n] *= 2.0f;\n";
+   if (!bias.empty())
+      out << "      std::vector<float> sp_b(tensor_" << bias << ", tensor_" << bias << " + " << n << ");\n"
+          << "      for (std::size_t sp_n = " << first << "; sp_n < " << n << "; ++sp_n)\n"
+          << "         sp_b[sp_n] *= 2.0f;\n";
+   out << gemm.PackCode(member, "sp_w.data()", n, 1, bias.empty() ? "" : "sp_b.data()", "      ") << "   }\n";
+   return out.str();
+}
+
 std::string RecurrentOperator::GenerateInitCode()
 {
-   const size_t gh = fSpec.gates * fSpec.hidden;
    const std::string buffer = Buffer(fOpName, "buffer"), work = Buffer(fOpName, "work");
-   auto tensor = [](const std::string &name) { return name.empty() ? name : "tensor_" + name; };
    const std::string inputBias = fSpec.biases.empty() ? std::string() : fSpec.biases[0];
    return "   " + buffer + ".resize(" + BufferSize() + " + " + std::to_string(kAlignmentSlack) + ");\n   " + work +
-          " = " + AlignedStart(buffer) + ";\n" +
-          fInputGemm->PackCode(Buffer(fOpName, "wt"), tensor(fSpec.wt), gh, 1, tensor(inputBias)) +
-          fRecurrentGemm->PackCode(Buffer(fOpName, "rt"), tensor(fSpec.rt), gh, 1, tensor(RecurrentBias()));
+          " = " + AlignedStart(buffer) + ";\n" + PackedWeightsCode(*fInputGemm, "wt", fSpec.wt, inputBias) +
+          PackedWeightsCode(*fRecurrentGemm, "rt", fSpec.rt, RecurrentBias());
 }
 
 std::string RecurrentOperator::ProductCode(const PackedGemm &gemm, const std::string &packed, bool bias,

@@ -70,6 +70,11 @@ protected:
    /// The bias that belongs to the recurrent product (GRU's, which r multiplies), or "".
    virtual std::string RecurrentBias() const { return ""; }
 
+   /// Whether the packed weights and biases carry the last gate's columns times 2, so that
+   /// sp_g holds 2a there: then tanh(a) = 2 sigmoid(2a) - 1 lets one flat sigmoid loop
+   /// cover every gate of the step (LSTM).
+   virtual bool DoubleLastGate() const { return false; }
+
    const std::string &Bias(size_t i) const { return fSpec.biases[i]; }
    /// The batch size times `factor`, as C++ code: a number, or an expression of the
    /// run-time size parameter when the batch is chosen at run time.
@@ -84,6 +89,10 @@ private:
                            const std::string &lhs, const std::string &target, bool accumulate,
                            const std::string &indent) const;
    std::string Buffer(const std::string &opName, const std::string &part) const;
+   /// Constructor code packing `weights` (K x G*H) and `bias` (tensor names, bias may be
+   /// "") into the Session member Buffer(opName, packed), doubling the last gate if asked.
+   std::string PackedWeightsCode(const PackedGemm &gemm, const std::string &packed, const std::string &weights,
+                                 const std::string &bias) const;
    /// Floats of the work buffer, as C++ code: one step's input projection, the scratch
    /// rows and the states.
    std::string BufferSize() const;
