@@ -24,10 +24,8 @@ std::string ActivationLambdas(const std::string &indent)
    // first clamped to [-87, 88], so that 2^n stays a normal float, by selecting bits:
    // g++ does not if-convert float ?: selections under its default -ftrapping-math (the
    // loop would stay scalar), and arithmetic blends lose large inputs or turn inf into
-   // NaN. n is rounded by nearbyint where SSE4.1 makes it one instruction (vrndscaleps;
-   // 17% cheaper per exp than the copysign form, which the batch-64 LSTM's 5 exps per
-   // unit felt), else by integer conversion of x log2(e) +- 1/2; never by the 1.5*2^23
-   // trick, which -ffast-math would optimise away.
+   // NaN. n is rounded by integer conversion rather than the 1.5*2^23 trick, which
+   // -ffast-math would optimise away.
    static const char *const kLines[] = {
       "auto sp_exp = [](float x) -> float {",
       "   const float lo = -87.0f, hi = 88.0f;",
@@ -38,13 +36,8 @@ std::string ActivationLambdas(const std::string &indent)
       "   const std::int32_t below = -static_cast<std::int32_t>(x < lo), above = -static_cast<std::int32_t>(x > hi);",
       "   xb = (xb & ~(below | above)) | (lob & below) | (hib & above);",
       "   std::memcpy(&x, &xb, sizeof x);",
-      "#if defined(__SSE4_1__)",
-      "   const float fn = std::nearbyint(x * 1.44269504088896341f);",
-      "   const std::int32_t n = static_cast<std::int32_t>(fn);",
-      "#else",
       "   const std::int32_t n = static_cast<std::int32_t>(x * 1.44269504088896341f + std::copysign(0.5f, x));",
       "   const float fn = static_cast<float>(n);",
-      "#endif",
       "   float r = x - fn * 0.693359375f;",
       "   r = r + fn * 2.12194440e-4f;",
       "   float p = 1.9875691500e-4f;",
