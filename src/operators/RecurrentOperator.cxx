@@ -206,7 +206,7 @@ std::string RecurrentOperator::ProductCode(const PackedGemm &gemm, const std::st
 void RecurrentOperator::EmitRecurrentProduct(std::ostream &out, const std::string &in, const std::string &target,
                                              bool accumulate) const
 {
-   out << ProductCode(*fRecurrentGemm, "rt", !RecurrentBias().empty(), Batch(), "sp_h", target, accumulate, in);
+   out << ProductCode(*fRecurrentGemm, "rt", !RecurrentBias().empty(), Batch(), "sp_hp", target, accumulate, in);
 }
 
 std::string RecurrentOperator::Generate(std::string opName)
@@ -223,12 +223,12 @@ std::string RecurrentOperator::Generate(std::string opName)
        << ActivationLambdas(in)
        << in << "float *sp_g = this->" << Buffer(opName, "work") << ";\n"
        << in << "float *sp_scratch = sp_g + " << Batch(gh) << ";\n"
-       << in << "float *sp_h = sp_scratch + " << Batch(gh) << ";\n";
+       << in << "float *sp_state = sp_scratch + " << Batch(gh) << ";\n";
    if (fStates > 1)
-      out << in << "float *sp_c = sp_h + " << bh << ";\n";
+      out << in << "float *sp_c = sp_state + " << bh << ";\n";
 
    // States start from the given tensors, or from zero.
-   const char *stateVars[] = {"sp_h", "sp_c"};
+   const char *stateVars[] = {"sp_state", "sp_c"};
    for (size_t s = 0; s < fStates; ++s) {
       const std::string &initial = fSpec.initialStates[s];
       if (initial.empty())
@@ -237,21 +237,27 @@ std::string RecurrentOperator::Generate(std::string opName)
          out << in << "std::memcpy(" << stateVars[s] << ", tensor_" << initial << ", " << bh << " * sizeof(float));\n";
    }
 
+   // When Y is wanted, each step writes h straight into its slot of Y, and the next step
+   // reads it from there (no copy per step); else h is updated in sp_state.
+   const std::string y = outputs.empty() || outputs[0].empty() ? std::string() : "tensor_" + outputs[0];
    // Each step's input projection, bias + x_t WT, just before the step: its B x G*H block
    // stays in L1 for the recurrent product and the gates. (All steps at once in one product
    // before the loop made the batch-64 LSTM 30% slower: an S*B x G*H result out to L2 and
    // back, for no gain in the product itself.)
-   out << in << "for (size_t sp_time = 0; sp_time < " << fSteps << "; ++sp_time) {\n"
-       << ProductCode(*fInputGemm, "wt", inputBias, Batch(), "tensor_" + fSpec.x + " + sp_time * " + Batch(fInputSize),
+   out << in << "for (size_t sp_time = 0; sp_time < " << fSteps << "; ++sp_time) {\n";
+   if (y.empty())
+      out << in << "   const float *sp_hp = sp_state;\n" << in << "   float *sp_h = sp_state;\n";
+   else
+      out << in << "   const float *sp_hp = sp_time == 0 ? sp_state : " << y << " + (sp_time - 1) * " << bh << ";\n"
+          << in << "   float *sp_h = " << y << " + sp_time * " << bh << ";\n";
+   out << ProductCode(*fInputGemm, "wt", inputBias, Batch(), "tensor_" + fSpec.x + " + sp_time * " + Batch(fInputSize),
                       "sp_g", false, in + "   ");
    EmitStep(out, in + "   ");
-   if (!outputs.empty() && !outputs[0].empty())
-      out << in << "   std::memcpy(tensor_" << outputs[0] << " + sp_time * " << bh << ", sp_h, " << bh
-          << " * sizeof(float));\n";
    out << in << "}\n";
+   const std::string finalH = y.empty() ? "sp_state" : y + " + " + std::to_string(fSteps - 1) + " * " + bh;
    for (size_t s = 0; s < fStates; ++s)
       if (outputs.size() > s + 1 && !outputs[s + 1].empty())
-         out << in << "std::memcpy(tensor_" << outputs[s + 1] << ", " << stateVars[s] << ", " << bh
+         out << in << "std::memcpy(tensor_" << outputs[s + 1] << ", " << (s == 0 ? finalH : "sp_c") << ", " << bh
              << " * sizeof(float));\n";
    out << "   }\n";
    return out.str();

@@ -58,11 +58,13 @@ public:
 
 protected:
    /// Code for one time step. In scope: sp_g (this step's input projection, B rows of
-   /// G*H, bias 0 added), sp_h / sp_c (state rows of H), sp_scratch (B*G*H floats),
-   /// tensor pointers, and the activation lambdas.
+   /// G*H, bias 0 added), sp_hp (the previous h, B rows of H, read-only), sp_h (where the
+   /// new h goes: Y's slot of this step, or sp_hp itself when Y is not wanted), sp_c (the
+   /// cell state, updated in place), sp_scratch (B*G*H floats), tensor pointers, and the
+   /// activation lambdas.
    virtual void EmitStep(std::ostream &out, const std::string &indent) const = 0;
 
-   /// target[b][0:G*H] = (target[b] if `accumulate`) + sp_h[b] x RT (+ RecurrentBias()),
+   /// target[b][0:G*H] = (target[b] if `accumulate`) + sp_hp[b] x RT (+ RecurrentBias()),
    /// for the B rows of this step.
    void EmitRecurrentProduct(std::ostream &out, const std::string &indent, const std::string &target,
                              bool accumulate) const;
