@@ -117,7 +117,7 @@ public:
       // The padded image (its border stays zero: only the interior is ever written), the
       // im2row matrix of one image and its GEMM's result, each starting on a 64-byte
       // boundary; and the packed weights (filled by GenerateInitCode).
-      const size_t total = ResultOffset() + WholeLines(fOutH * fOutW * fOutChannels) + kAlignmentSlack;
+      const size_t total = ResultOffset() + WholeLines(ResultRows() * fOutChannels) + kAlignmentSlack;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
       fPacked = "fPacked_op_" + opName;
       return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(total) + ");\nfloat *fVec_op_" +
@@ -126,8 +126,21 @@ public:
 
    std::string GenerateInitCode() override
    {
-      // W (OC x C*KH*KW) is the GEMM's right operand transposed: element (k, o) at W[o * depth + k].
-      return Gemm().PackCode(fPacked, "tensor_" + fSpec.w, 1, Depth(), fSpec.b.empty() ? "" : "tensor_" + fSpec.b);
+      const std::string bias = fSpec.b.empty() ? "" : "tensor_" + fSpec.b;
+      // im2row: W (OC x C*KH*KW) is the GEMM's right operand transposed: element (k, o) at
+      // W[o * depth + k].
+      if (!Direct())
+         return Gemm().PackCode(fPacked, "tensor_" + fSpec.w, 1, Depth(), bias);
+      // Direct: the GEMM's k runs over the taps, then the channels: (tap * C + c, o).
+      const size_t taps = fKernelH * fKernelW;
+      return "   {\n      std::vector<float> sp_wt(" + std::to_string(Depth() * fOutChannels) +
+             ");\n      for (std::size_t sp_o = 0; sp_o < " + std::to_string(fOutChannels) +
+             "; ++sp_o)\n         for (std::size_t sp_c = 0; sp_c < " + std::to_string(fChannels) +
+             "; ++sp_c)\n            for (std::size_t sp_t = 0; sp_t < " + std::to_string(taps) +
+             "; ++sp_t)\n               sp_wt[(sp_t * " + std::to_string(fChannels) + " + sp_c) * " +
+             std::to_string(fOutChannels) + " + sp_o] = tensor_" + fSpec.w + "[(sp_o * " + std::to_string(fChannels) +
+             " + sp_c) * " + std::to_string(taps) + " + sp_t];\n" +
+             Gemm().PackCode(fPacked, "sp_wt.data()", fOutChannels, 1, bias, "      ") + "   }\n";
    }
 
    std::string Generate(std::string opName) override
@@ -140,41 +153,57 @@ public:
           << fOutH << "x" << fOutW << ", kernel " << fKernelH << "x" << fKernelW << "\n"
           << "   {\n"
           << in << "float *sp_work = this->fVec_op_" << opName << "_work;\n"
-          << in << "float *sp_rows = sp_work + " << RowsOffset() << ";\n"
+          << (Direct() ? "" : in + "float *sp_rows = sp_work + " + std::to_string(RowsOffset()) + ";\n")
           << in << "float *sp_yt = sp_work + " << ResultOffset() << ";\n"
           << in << "for (size_t sp_n = 0; sp_n < " << fBatch.GetVal() << "; ++sp_n) {\n"
           << in << "   const float *sp_img = tensor_" << fSpec.x << " + sp_n * " << imageSize << ";\n"
           << in << "   float *sp_y = tensor_" << fSpec.y << " + sp_n * " << fOutChannels * hw << ";\n";
-      std::string source = "sp_img";
-      if (fPadded) {
-         // Copy the image into the interior of the zero-bordered buffer.
-         out << in << "   for (size_t sp_r = 0; sp_r < " << fChannels * fHeight << "; ++sp_r)\n"
-             << in << "      std::memcpy(sp_work + (sp_r / " << fHeight << " * " << rows << " + sp_r % " << fHeight
-             << " + " << fPadTop << ") * " << cols << " + " << fPadLeft << ", sp_img + sp_r * " << fWidth << ", "
-             << fWidth << " * sizeof(float));\n";
-         source = "sp_work";
+      PackedGemmCall call;
+      if (Direct()) {
+         // The image, transposed into the interior of the zero-bordered NHWC buffer: a
+         // pixel's channels are then contiguous, and the GEMM reads each tap (kh, kw) of
+         // output pixel q (in the padded grid's numbering) at q + kh * cols + kw: no im2row.
+         out << in << "   for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
+             << in << "      for (size_t sp_h = 0; sp_h < " << fHeight << "; ++sp_h)\n"
+             << in << "         for (size_t sp_w = 0; sp_w < " << fWidth << "; ++sp_w)\n"
+             << in << "            sp_work[((sp_h + " << fPadTop << ") * " << cols << " + sp_w + " << fPadLeft << ") * "
+             << fChannels << " + sp_c] = sp_img[(sp_c * " << fHeight << " + sp_h) * " << fWidth << " + sp_w];\n";
+         for (size_t kh = 0; kh < fKernelH; ++kh)
+            for (size_t kw = 0; kw < fKernelW; ++kw)
+               call.runs.emplace_back(fChannels, (kh * cols + kw) * fChannels);
+         call.a = "sp_work";
+         call.lda = std::to_string(fChannels);
+      } else {
+         std::string source = "sp_img";
+         if (fPadded) {
+            // Copy the image into the interior of the zero-bordered buffer.
+            out << in << "   for (size_t sp_r = 0; sp_r < " << fChannels * fHeight << "; ++sp_r)\n"
+                << in << "      std::memcpy(sp_work + (sp_r / " << fHeight << " * " << rows << " + sp_r % " << fHeight
+                << " + " << fPadTop << ") * " << cols << " + " << fPadLeft << ", sp_img + sp_r * " << fWidth << ", "
+                << fWidth << " * sizeof(float));\n";
+            source = "sp_work";
+         }
+         // im2row: row (oh, ow) holds the patch (c, kh, kw) under that output pixel. With
+         // the padding in the buffer, every element is a plain copy.
+         out << in << "   for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
+             << in << "      for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow) {\n"
+             << in << "         float *sp_dst = sp_rows + (sp_oh * " << fOutW << " + sp_ow) * " << Depth() << ";\n"
+             << in << "         const float *sp_src = " << source << " + sp_oh * " << fStrideH * cols << " + sp_ow * "
+             << fStrideW << ";\n"
+             << in << "         for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
+             << in << "            for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
+             << in << "               for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw)\n"
+             << in << "                  sp_dst[(sp_c * " << fKernelH << " + sp_kh) * " << fKernelW
+             << " + sp_kw] = sp_src[(sp_c * " << rows << " + sp_kh) * " << cols << " + sp_kw];\n"
+             << in << "      }\n";
+         call.a = "sp_rows";
+         call.lda = std::to_string(Depth());
       }
-      // im2row: row (oh, ow) holds the patch (c, kh, kw) under that output pixel. With the
-      // padding in the buffer, every element is a plain copy.
-      out << in << "   for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
-          << in << "      for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow) {\n"
-          << in << "         float *sp_dst = sp_rows + (sp_oh * " << fOutW << " + sp_ow) * " << Depth() << ";\n"
-          << in << "         const float *sp_src = " << source << " + sp_oh * " << fStrideH * cols << " + sp_ow * "
-          << fStrideW << ";\n"
-          << in << "         for (size_t sp_c = 0; sp_c < " << fChannels << "; ++sp_c)\n"
-          << in << "            for (size_t sp_kh = 0; sp_kh < " << fKernelH << "; ++sp_kh)\n"
-          << in << "               for (size_t sp_kw = 0; sp_kw < " << fKernelW << "; ++sp_kw)\n"
-          << in << "                  sp_dst[(sp_c * " << fKernelH << " + sp_kh) * " << fKernelW
-          << " + sp_kw] = sp_src[(sp_c * " << rows << " + sp_kh) * " << cols << " + sp_kw];\n"
-          << in << "      }\n";
       // Y^T (pixels x OC) = rows (pixels x C*KH*KW) . W^T [+ bias] [ReLU when no residual
       // follows], on the packed GEMM; then transposed into the image's NCHW output, with
       // the residual and ReLU, while it is still in the L1 cache.
       const bool reluInGemm = fSpec.relu && fSpec.residual.empty();
-      PackedGemmCall call;
-      call.m = std::to_string(hw);
-      call.a = "sp_rows";
-      call.lda = std::to_string(Depth());
+      call.m = std::to_string(ResultRows());
       call.packed = "this->" + fPacked;
       call.bias = !fSpec.b.empty();
       call.c = "sp_yt";
@@ -182,16 +211,20 @@ public:
       call.relu = reluInGemm;
       call.indent = in + "   ";
       out << Gemm().CallCode(call);
-      std::string value = "sp_yt[sp_p * " + std::to_string(fOutChannels) + " + sp_o]";
+      // Output pixel (oh, ow) is the result's row oh * (padded width, or OW for im2row) + ow.
+      const size_t resultWidth = Direct() ? cols : fOutW;
+      std::string value = "sp_yt[(sp_oh * " + std::to_string(resultWidth) + " + sp_ow) * " +
+                          std::to_string(fOutChannels) + " + sp_o]";
       if (!fSpec.residual.empty())
          value += " + tensor_" + fSpec.residual + "[sp_n * " + std::to_string(fOutChannels * hw) + " + sp_o * " +
-                  std::to_string(hw) + " + sp_p]";
+                  std::to_string(hw) + " + sp_oh * " + std::to_string(fOutW) + " + sp_ow]";
       out << in << "   for (size_t sp_o = 0; sp_o < " << fOutChannels << "; ++sp_o)\n"
-          << in << "      for (size_t sp_p = 0; sp_p < " << hw << "; ++sp_p) {\n"
-          << in << "         const float sp_v = " << value << ";\n"
-          << in << "         sp_y[sp_o * " << hw << " + sp_p] = "
+          << in << "      for (size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
+          << in << "         for (size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow) {\n"
+          << in << "            const float sp_v = " << value << ";\n"
+          << in << "            sp_y[sp_o * " << hw << " + sp_oh * " << fOutW << " + sp_ow] = "
           << (fSpec.relu && !reluInGemm ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
-          << in << "      }\n"
+          << in << "         }\n"
           << in << "}\n"
           << "   }\n";
       return out.str();
@@ -200,11 +233,20 @@ public:
 private:
    size_t Depth() const { return fChannels * fKernelH * fKernelW; }
    size_t PaddedImage() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
+   // Stride 1: the GEMM reads the taps from the padded NHWC image (PackedGemmCall::runs);
+   // otherwise from an im2row matrix.
+   bool Direct() const { return fStrideH == 1 && fStrideW == 1; }
    // Where the im2row matrix starts (after the padded image) and the GEMM's result (after
    // it), on 64-byte boundaries.
-   size_t RowsOffset() const { return fPadded ? WholeLines(PaddedImage()) : 0; }
-   size_t ResultOffset() const { return RowsOffset() + WholeLines(fOutH * fOutW * Depth()); }
-   PackedGemm Gemm() const { return PackedGemm(Depth(), fOutChannels); }
+   size_t RowsOffset() const { return fPadded || Direct() ? WholeLines(PaddedImage()) : 0; }
+   size_t ResultOffset() const { return RowsOffset() + (Direct() ? 0 : WholeLines(fOutH * fOutW * Depth())); }
+   // The GEMM's rows: the output pixels; direct, every pixel of the padded grid from the
+   // first output to the last (the columns beyond OW are computed and dropped).
+   size_t ResultRows() const
+   {
+      return Direct() ? (fOutH - 1) * (fWidth + fPadLeft + fPadRight) + fOutW : fOutH * fOutW;
+   }
+   PackedGemm Gemm() const { return PackedGemm(Depth(), fOutChannels, !Direct()); }
 
    Spec fSpec;
    Dim fBatch;

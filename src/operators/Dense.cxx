@@ -58,9 +58,16 @@ public:
          throw std::runtime_error(what + "the bias " + fB + " must have one value per output column");
       fGemm = std::make_unique<PackedGemm>(w[0], w[1]);
       // The rows: the product of A's leading dimensions, as C++ (some may be parameters).
-      fRows = "1";
-      for (size_t i = 0; i + 1 < a.size(); ++i)
-         fRows += " * " + (a[i].isParam ? "static_cast<std::size_t>(" + a[i].param + ")" : a[i].GetVal());
+      // A plain number when all are fixed: the GEMM then generates only the tiles it uses.
+      size_t fixed = 1;
+      std::string params;
+      for (size_t i = 0; i + 1 < a.size(); ++i) {
+         if (a[i].isParam)
+            params += " * static_cast<std::size_t>(" + a[i].param + ")";
+         else
+            fixed *= a[i].dim;
+      }
+      fRows = std::to_string(fixed) + params;
       std::vector<Dim> y(a.begin(), a.end() - 1);
       y.emplace_back(Dim{w[1]});
       if (!model.CheckIfTensorAlreadyExist(fY))

@@ -3,6 +3,7 @@
 #include "AlignedBuffer.hxx"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,6 +29,40 @@ std::string FmaLambda(const std::string &in)
 {
    return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
           "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
+}
+
+// The tile heights the generated code can reach: with a constant row count, each target's
+// full tile and its remainder (a third of the code for the zoo's convolutions, and of
+// g++'s time on it); every height otherwise.
+std::set<std::size_t> TileSizes(const std::string &m, std::size_t nr)
+{
+   std::set<std::size_t> sizes;
+   if (m.empty() || m.find_first_not_of("0123456789") != std::string::npos) {
+      for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+         sizes.insert(rows);
+      return sizes;
+   }
+   const std::size_t rows = std::stoul(m);
+   for (std::size_t mr : {TileRows(nr, 32, 16), TileRows(nr, 16, 8), TileRows(nr, 16, 4)}) {
+      if (rows >= mr)
+         sizes.insert(mr);
+      if (rows % mr)
+         sizes.insert(rows % mr);
+   }
+   return sizes;
+}
+
+// A's columns as runs of (count, offset in A's row); one run of K by default.
+std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call, std::size_t k)
+{
+   if (call.runs.empty())
+      return {{k, 0}};
+   std::size_t total = 0;
+   for (const auto &run : call.runs)
+      total += run.first;
+   if (total != k)
+      throw std::runtime_error("PackedGemm: the runs of A's columns must add up to K");
+   return call.runs;
 }
 
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
@@ -66,11 +101,12 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
          out << i3 << acc(r, 0) << "[sp_j] += sp_ci[" << r << " * sp_ldc + sp_j];\n";
       out << i2 << "}\n";
    }
-   auto step = [&](const std::string &first, std::size_t count, const std::string &indent) {
+   // One k (or `count` consecutive k) of the panel times the rows' elements at aIndex.
+   auto step = [&](const std::string &first, std::size_t count, const std::string &aIndex, const std::string &indent) {
       out << indent << "const float *const sp_wk = sp_panel + " << first << " * " << nr << ";\n";
       for (std::size_t r = 0; r < rows; ++r)
          for (std::size_t s = 0; s < count; ++s)
-            out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << first << " + " << s
+            out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << aIndex << " + " << s
                 << "];\n";
       out << indent << "for (std::size_t sp_j = 0; sp_j < " << nr << "; ++sp_j) {\n";
       for (std::size_t r = 0; r < rows; ++r)
@@ -79,13 +115,23 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
                 << " + sp_j], " << acc(r, s) << "[sp_j]);\n";
       out << indent << "}\n";
    };
-   out << i2 << "for (std::size_t sp_k = 0; sp_k < " << k / split * split << "; sp_k += " << split << ") {\n";
-   step("sp_k", split, i3);
-   out << i2 << "}\n";
-   if (k % split) {
-      out << i2 << "{\n";
-      step(std::to_string(k - 1), 1, i3);
-      out << i2 << "}\n";
+   // One k loop per run of A's columns (PackedGemmCall::runs).
+   std::size_t start = 0;
+   for (const auto &run : Runs(call, k)) {
+      const std::size_t count = run.first, whole = count / split * split;
+      const std::string base = "(sp_k - " + std::to_string(start) + ") + " + std::to_string(run.second);
+      if (whole > 0) {
+         out << i2 << "for (std::size_t sp_k = " << start << "; sp_k < " << start + whole << "; sp_k += " << split
+             << ") {\n";
+         step("sp_k", split, base, i3);
+         out << i2 << "}\n";
+      }
+      if (count % split) {
+         out << i2 << "{\n";
+         step(std::to_string(start + count - 1), 1, std::to_string(run.second + count - 1), i3);
+         out << i2 << "}\n";
+      }
+      start += count;
    }
    out << i2 << "for (std::size_t sp_j = 0; sp_j < sp_cols; ++sp_j) {\n";
    for (std::size_t r = 0; r < rows; ++r) {
@@ -123,7 +169,7 @@ void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::s
 
 } // namespace
 
-PackedGemm::PackedGemm(std::size_t k, std::size_t n) : fK(k), fN(n)
+PackedGemm::PackedGemm(std::size_t k, std::size_t n, bool dotProducts) : fK(k), fN(n), fDotProducts(dotProducts)
 {
    if (k == 0 || n == 0)
       throw std::runtime_error("PackedGemm: the weight matrix must not be empty");
@@ -211,8 +257,11 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
 
 std::string PackedGemm::CallCode(const PackedGemmCall &call) const
 {
-   if (Narrow())
+   if (Narrow()) {
+      if (!call.runs.empty())
+         throw std::runtime_error("PackedGemm: A in runs needs the panel layout (dotProducts = false)");
       return NarrowCallCode(call);
+   }
    const std::string &in = call.indent;
    const std::size_t panel = fK * fNR, weights = Panels() * panel, lastCols = fN - (Panels() - 1) * fNR;
    std::ostringstream out;
@@ -232,12 +281,13 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
        << in << "   float *const sp_c = " << call.c << ";\n"
        << in << "   const float *const sp_w = " << call.packed << ";\n"
        << FmaLambda(in + "   ");
-   for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+   const std::set<std::size_t> tiles = TileSizes(call.m, fNR);
+   for (std::size_t rows : tiles)
       EmitTile(out, in, rows, fK, fNR, weights, call);
    // Dispatch on the row count (a constant for the full tiles: the switch folds away).
    out << in << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
        << in << "      switch (sp_rows) {\n";
-   for (std::size_t rows = 1; rows <= kMaxTileRows; ++rows)
+   for (std::size_t rows : tiles)
       out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p); break;\n";
    out << in << "      default: break;\n" << in << "      }\n" << in << "   };\n";
    // All rows of one panel, then the next: the panel (K x NR floats) stays in the cache

@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace SOFIE {
@@ -48,12 +49,17 @@ struct PackedGemmCall {
    bool accumulate = false; ///< C += A.W [+ bias] instead of C = A.W [+ bias]
    bool relu = false;     ///< max(., 0) on the result (after the accumulation)
    std::string indent = "   ";
+   /// A's K columns in runs of (count, offset from the row's start), in order: A's column
+   /// k of the run starting at column s is at row + offset + (k - s). Empty: one run of K
+   /// at offset 0. (A stride-1 convolution reads its taps from an NHWC image this way.)
+   std::vector<std::pair<std::size_t, std::size_t>> runs;
 };
 
 class PackedGemm {
 public:
-   /// W is k x n (k, n >= 1).
-   PackedGemm(std::size_t k, std::size_t n);
+   /// W is k x n (k, n >= 1). `dotProducts`: allow the narrow layout (see Narrow); calls
+   /// with PackedGemmCall::runs need the panels.
+   PackedGemm(std::size_t k, std::size_t n, bool dotProducts = true);
 
    std::size_t K() const { return fK; }
    std::size_t N() const { return fN; }
@@ -63,7 +69,7 @@ public:
    /// Narrow products (N <= 4, K >= 16: an output layer's score) are dot products along K:
    /// W packed transposed (N rows of K, padded to 16), one vector of partial sums per
    /// output. Panels of 16 columns would do 16 times the work for N = 1.
-   bool Narrow() const { return fN <= 4 && fK >= 16; }
+   bool Narrow() const { return fDotProducts && fN <= 4 && fK >= 16; }
    /// Floats of a narrow product's packed row of W.
    std::size_t PaddedK() const { return (fK + 15) / 16 * 16; }
    /// Floats of the packed W followed by the padded bias.
@@ -84,6 +90,7 @@ private:
    std::string NarrowCallCode(const PackedGemmCall &call) const;
 
    std::size_t fK, fN, fNR;
+   bool fDotProducts;
 };
 
 } // namespace operators
