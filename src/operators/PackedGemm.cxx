@@ -62,7 +62,15 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
       total += run.first;
    if (total != k)
       throw std::runtime_error("PackedGemm: the runs of A's columns must add up to K");
-   return call.runs;
+   // Runs that continue one another are one loop (a convolution's taps along a row).
+   std::vector<std::pair<std::size_t, std::size_t>> merged;
+   for (const auto &run : call.runs) {
+      if (!merged.empty() && merged.back().second + merged.back().first == run.second)
+         merged.back().first += run.first;
+      else
+         merged.push_back(run);
+   }
+   return merged;
 }
 
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the

@@ -79,7 +79,8 @@ FLAGS = [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=native", "-ffast-ma
 
 @pytest.mark.parametrize("flags", FLAGS, ids=["O2", "O3-native", "O3-native-fast-math"])
 @pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state",
-                                  "conv2d_stride_pad_nobias", "residual_conv", "dense_mixed_shapes"])
+                                  "conv2d_stride_pad_nobias", "residual_conv",
+                                  "dense_mixed_shapes"])
 def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     # The activations are written to vectorise; -ffast-math must not break their rounding.
     # The packed GEMM has a code path per target (AVX-512, AVX, SSE without -march).
