@@ -17,28 +17,25 @@ public:
    using RecurrentOperator::RecurrentOperator;
 
 private:
+   std::string RecurrentBias() const override { return Bias(1); }
+
    void EmitStep(std::ostream &out, const std::string &in) const override
    {
       const size_t h = Hidden(), gh = Gates() * Hidden();
-      // The recurrent half goes to sp_scratch: n needs it apart from the input half.
-      const std::string &recurrentBias = Bias(1);
-      if (recurrentBias.empty())
-         out << in << "std::memset(sp_scratch, 0, " << Batch(gh) << " * sizeof(float));\n";
-      else
-         out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b)\n"
-             << in << "   std::memcpy(sp_scratch + sp_b * " << gh << ", tensor_" << recurrentBias << ", " << gh
-             << " * sizeof(float));\n";
-      EmitRecurrentProduct(out, in, "sp_scratch");
+      // The recurrent half (with its bias) goes to sp_scratch: n needs it apart from the
+      // input half.
+      EmitRecurrentProduct(out, in, "sp_scratch", false);
       out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
           << in << "   const float *sp_gb = sp_g + sp_b * " << gh << ";\n"
           << in << "   float *sp_rb = sp_scratch + sp_b * " << gh << ";\n"
+          << in << "   const float *sp_hpb = sp_hp + sp_b * " << h << ";\n"
           << in << "   float *sp_hb = sp_h + sp_b * " << h << ";\n"
           << in << "   for (size_t sp_j = 0; sp_j < " << 2 * h << "; ++sp_j)\n"
           << in << "      sp_rb[sp_j] = sp_sigmoid(sp_gb[sp_j] + sp_rb[sp_j]);\n"
           << in << "   for (size_t sp_j = 0; sp_j < " << h << "; ++sp_j) {\n"
           << in << "      const float sp_new = sp_tanh(sp_gb[" << 2 * h << " + sp_j] + sp_rb[" << h << " + sp_j] * sp_rb["
           << 2 * h << " + sp_j]);\n"
-          << in << "      sp_hb[sp_j] = sp_new + sp_rb[sp_j] * (sp_hb[sp_j] - sp_new);\n"
+          << in << "      sp_hb[sp_j] = sp_new + sp_rb[sp_j] * (sp_hpb[sp_j] - sp_new);\n"
           << in << "   }\n"
           << in << "}\n";
    }

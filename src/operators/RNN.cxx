@@ -20,7 +20,7 @@ private:
    void EmitStep(std::ostream &out, const std::string &in) const override
    {
       const size_t h = Hidden();
-      EmitRecurrentProduct(out, in, "sp_g");
+      EmitRecurrentProduct(out, in, "sp_g", true);
       const std::string activation = fRelu ? "(sp_v > 0.0f ? sp_v : 0.0f)" : "sp_tanh(sp_v)";
       out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
           << in << "   const float *sp_gb = sp_g + sp_b * " << h << ";\n"

@@ -15,10 +15,6 @@ namespace operators {
 
 namespace {
 
-// Up to this batch size the matrix products are written as loops (vectorised over the
-// G*H gate outputs); beyond it sgemm is faster than the loops.
-constexpr size_t kLoopBatchLimit = 4;
-
 std::string Cleaned(const std::string &name)
 {
    return name.empty() ? name : UTILITY::Clean_name(name);
@@ -108,6 +104,9 @@ void RecurrentOperator::Initialize(RModel &model)
    for (const auto &name : fInputTensorNames)
       require(model.GetTensorType(std::string(name)) == ETensorType::FLOAT, "tensor " + std::string(name) + " is not float");
 
+   fInputGemm.emplace(fInputSize, gh);
+   fRecurrentGemm.emplace(fSpec.hidden, gh);
+
    const Dim hidden{fSpec.hidden};
    const std::vector<std::vector<Dim>> shapes = {
       {Dim{fSteps}, Dim{1}, fBatch, hidden}, {Dim{1}, fBatch, hidden}, {Dim{1}, fBatch, hidden}};
@@ -123,22 +122,11 @@ std::string RecurrentOperator::Batch(size_t factor) const
    return factor == 1 ? fBatch.param : "(" + fBatch.param + " * " + std::to_string(factor) + ")";
 }
 
-bool RecurrentOperator::SmallBatch() const
-{
-   return !fBatch.isParam && fBatch.dim <= kLoopBatchLimit;
-}
-
-size_t RecurrentOperator::WeightFloats() const
-{
-   // RT, then WT, each padded to whole 64-byte lines.
-   const size_t gh = fSpec.gates * fSpec.hidden;
-   return WholeLines(fSpec.hidden * gh) + WholeLines(fInputSize * gh);
-}
-
 std::string RecurrentOperator::BufferSize() const
 {
+   // One step's input projection (B x G*H), the scratch rows (B x G*H), then the states.
    const size_t gh = fSpec.gates * fSpec.hidden;
-   return std::to_string(WeightFloats()) + " + " + Batch(fSteps * gh + gh + fStates * fSpec.hidden);
+   return Batch(2 * gh + fStates * fSpec.hidden);
 }
 
 std::string RecurrentOperator::Buffer(const std::string &opName, const std::string &part) const
@@ -146,76 +134,79 @@ std::string RecurrentOperator::Buffer(const std::string &opName, const std::stri
    return "fVec_op_" + opName + "_" + part;
 }
 
+std::vector<std::string> RecurrentOperator::GetStdLibs()
+{
+   std::vector<std::string> libs = {"cmath", "cstdint", "cstring"};
+   for (const auto &lib : PackedGemm::StdLibs())
+      libs.push_back(lib);
+   return libs;
+}
+
 std::string RecurrentOperator::GenerateSessionMembersCode(std::string opName)
 {
    // One work buffer per operator, its start aligned to 64 bytes. The inference function
    // sees the Session as const: it writes through a pointer member. The constructor
-   // sizes it when the batch is chosen at run time, and copies the weights in
+   // sizes it when the batch is chosen at run time, and packs the weights
    // (GenerateInitCode).
    fOpName = opName;
-   return "std::vector<float> " + Buffer(opName, "buffer") + ";\nfloat *" + Buffer(opName, "work") + " = nullptr;\n";
+   return "std::vector<float> " + Buffer(opName, "buffer") + ";\nfloat *" + Buffer(opName, "work") + " = nullptr;\n" +
+          fInputGemm->MemberCode(Buffer(opName, "wt")) + fRecurrentGemm->MemberCode(Buffer(opName, "rt"));
+}
+
+std::string RecurrentOperator::PackedWeightsCode(const PackedGemm &gemm, const std::string &packed,
+                                                 const std::string &weights, const std::string &bias) const
+{
+   const std::string member = Buffer(fOpName, packed);
+   auto tensor = [](const std::string &name) { return name.empty() ? name : "tensor_" + name; };
+   if (!DoubleLastGate())
+      return gemm.PackCode(member, tensor(weights), gemm.N(), 1, tensor(bias));
+   // The last gate's columns of W and of the bias, times 2 (exact in float), in copies
+   // that are packed and then dropped.
+   const size_t k = gemm.K(), n = gemm.N(), first = n - fSpec.hidden;
+   std::ostringstream out;
+   out << "   {\n"
+       << "      std::vector<float> sp_w(tensor_" << weights << ", tensor_" << weights << " + " << k * n << ");\n"
+       << "      for (std::size_t sp_k = 0; sp_k < " << k << "; ++sp_k)\n"
+       << "         for (std::size_t sp_n = " << first << "; sp_n < " << n << "; ++sp_n)\n"
+       << "            sp_w[sp_k * " << n << " + sp_n] *= 2.0f;\n";
+   if (!bias.empty())
+      out << "      std::vector<float> sp_b(tensor_" << bias << ", tensor_" << bias << " + " << n << ");\n"
+          << "      for (std::size_t sp_n = " << first << "; sp_n < " << n << "; ++sp_n)\n"
+          << "         sp_b[sp_n] *= 2.0f;\n";
+   out << gemm.PackCode(member, "sp_w.data()", n, 1, bias.empty() ? "" : "sp_b.data()", "      ") << "   }\n";
+   return out.str();
 }
 
 std::string RecurrentOperator::GenerateInitCode()
 {
-   // The weights are copied to 64-byte boundaries: where the engine's own weight vectors
-   // happened to start 48 bytes into a cache line, the batch-1 LSTM ran 30% slower.
-   const size_t gh = fSpec.gates * fSpec.hidden;
    const std::string buffer = Buffer(fOpName, "buffer"), work = Buffer(fOpName, "work");
+   const std::string inputBias = fSpec.biases.empty() ? std::string() : fSpec.biases[0];
    return "   " + buffer + ".resize(" + BufferSize() + " + " + std::to_string(kAlignmentSlack) + ");\n   " + work +
-          " = " + AlignedStart(buffer) + ";\n   std::memcpy(" + work + ", tensor_" + fSpec.rt + ", " +
-          std::to_string(fSpec.hidden * gh) + " * sizeof(float));\n   std::memcpy(" + work + " + " +
-          std::to_string(WholeLines(fSpec.hidden * gh)) + ", tensor_" + fSpec.wt + ", " + std::to_string(fInputSize * gh) +
-          " * sizeof(float));\n";
+          " = " + AlignedStart(buffer) + ";\n" + PackedWeightsCode(*fInputGemm, "wt", fSpec.wt, inputBias) +
+          PackedWeightsCode(*fRecurrentGemm, "rt", fSpec.rt, RecurrentBias());
 }
 
-void RecurrentOperator::EmitProduct(std::ostream &out, const std::string &in, const std::string &rows, size_t depth,
-                                    const std::string &lhs, const std::string &matrix, const std::string &target,
-                                    bool accumulate) const
+std::string RecurrentOperator::ProductCode(const PackedGemm &gemm, const std::string &packed, bool bias,
+                                           const std::string &rows, const std::string &lhs, const std::string &target,
+                                           bool accumulate, const std::string &indent) const
 {
-   const size_t gh = fSpec.gates * fSpec.hidden;
-   if (SmallBatch()) {
-      // Each row of the result is summed in a local array rather than in the target, and
-      // four k at a time: the compiler may keep the array in memory, and then each pass
-      // over it is a store-to-load round trip on the critical path. 2-4x faster at these
-      // sizes than one BLAS call.
-      const size_t grouped = depth / 4 * 4;
-      out << in << "for (size_t sp_row = 0; sp_row < " << rows << "; ++sp_row) {\n"
-          << in << "   const float *sp_lhs = " << lhs << " + sp_row * " << depth << ";\n"
-          << in << "   float *sp_out = " << target << " + sp_row * " << gh << ";\n"
-          << in << "   alignas(64) float sp_acc[" << gh << "];\n"
-          << in << "   for (size_t sp_j = 0; sp_j < " << gh << "; ++sp_j)\n"
-          << in << "      sp_acc[sp_j] = " << (accumulate ? "sp_out[sp_j]" : "0.0f") << ";\n"
-          << in << "   for (size_t sp_k = 0; sp_k < " << grouped << "; sp_k += 4) {\n"
-          << in << "      const float *sp_m = " << matrix << " + sp_k * " << gh << ";\n"
-          << in << "      for (size_t sp_j = 0; sp_j < " << gh << "; ++sp_j)\n"
-          << in << "         sp_acc[sp_j] += (sp_lhs[sp_k] * sp_m[sp_j] + sp_lhs[sp_k + 1] * sp_m[" << gh
-          << " + sp_j]) + (sp_lhs[sp_k + 2] * sp_m[" << 2 * gh << " + sp_j] + sp_lhs[sp_k + 3] * sp_m[" << 3 * gh
-          << " + sp_j]);\n"
-          << in << "   }\n"
-          << in << "   for (size_t sp_k = " << grouped << "; sp_k < " << depth << "; ++sp_k) {\n"
-          << in << "      const float *sp_m = " << matrix << " + sp_k * " << gh << ";\n"
-          << in << "      for (size_t sp_j = 0; sp_j < " << gh << "; ++sp_j)\n"
-          << in << "         sp_acc[sp_j] += sp_lhs[sp_k] * sp_m[sp_j];\n"
-          << in << "   }\n"
-          << in << "   for (size_t sp_j = 0; sp_j < " << gh << "; ++sp_j)\n"
-          << in << "      sp_out[sp_j] = sp_acc[sp_j];\n"
-          << in << "}\n";
-   } else {
-      // Column-major view: target^T (G*H x rows) (+)= matrix^T (G*H x depth) * lhs^T.
-      out << in << "{\n"
-          << in << "   char sp_n = 'N';\n"
-          << in << "   int sp_m = " << gh << ", sp_cols = int(" << rows << "), sp_k = " << depth << ";\n"
-          << in << "   float sp_one = 1.0f, sp_beta = " << (accumulate ? "1.0f" : "0.0f") << ";\n"
-          << in << "   BLAS::sgemm_(&sp_n, &sp_n, &sp_m, &sp_cols, &sp_k, &sp_one, " << matrix << ", &sp_m, " << lhs
-          << ", &sp_k, &sp_beta, " << target << ", &sp_m);\n"
-          << in << "}\n";
-   }
+   PackedGemmCall call;
+   call.m = rows;
+   call.a = lhs;
+   call.lda = std::to_string(gemm.K());
+   call.packed = "this->" + Buffer(fOpName, packed);
+   call.bias = bias;
+   call.c = target;
+   call.ldc = std::to_string(gemm.N());
+   call.accumulate = accumulate;
+   call.indent = indent;
+   return gemm.CallCode(call);
 }
 
-void RecurrentOperator::EmitRecurrentProduct(std::ostream &out, const std::string &in, const std::string &target) const
+void RecurrentOperator::EmitRecurrentProduct(std::ostream &out, const std::string &in, const std::string &target,
+                                             bool accumulate) const
 {
-   EmitProduct(out, in, Batch(), fSpec.hidden, "sp_h", "sp_rt", target, true);
+   out << ProductCode(*fRecurrentGemm, "rt", !RecurrentBias().empty(), Batch(), "sp_hp", target, accumulate, in);
 }
 
 std::string RecurrentOperator::Generate(std::string opName)
@@ -224,30 +215,20 @@ std::string RecurrentOperator::Generate(std::string opName)
    const std::string bh = Batch(h);
    const std::string in = "      ";
    const auto &outputs = fSpec.outputs;
+   const bool inputBias = !fSpec.biases.empty() && !fSpec.biases[0].empty();
    std::ostringstream out;
    out << "   // SofiePyTorch " << fSpec.kind << ": " << fSteps
        << " steps, batch " << fBatch.GetVal() << ", " << fInputSize << " features, hidden " << h << "\n"
        << "   {\n"
        << ActivationLambdas(in)
-       << in << "const float *sp_rt = this->" << Buffer(opName, "work") << ";\n"
-       << in << "const float *sp_wt = sp_rt + " << WholeLines(h * gh) << ";\n"
-       << in << "float *sp_gx = this->" << Buffer(opName, "work") << " + " << WeightFloats() << ";\n"
-       << in << "float *sp_scratch = sp_gx + " << Batch(fSteps * gh) << ";\n"
-       << in << "float *sp_h = sp_scratch + " << Batch(gh) << ";\n";
+       << in << "float *sp_g = this->" << Buffer(opName, "work") << ";\n"
+       << in << "float *sp_scratch = sp_g + " << Batch(gh) << ";\n"
+       << in << "float *sp_state = sp_scratch + " << Batch(gh) << ";\n";
    if (fStates > 1)
-      out << in << "float *sp_c = sp_h + " << bh << ";\n";
-
-   // Input projection for every step at once: sp_gx (S*B x G*H) = bias + X WT.
-   const std::string &inputBias = fSpec.biases.empty() ? std::string() : fSpec.biases[0];
-   if (!inputBias.empty())
-      out << in << "for (size_t sp_r = 0; sp_r < " << Batch(fSteps) << "; ++sp_r)\n"
-          << in << "   std::memcpy(sp_gx + sp_r * " << gh << ", tensor_" << inputBias << ", " << gh
-          << " * sizeof(float));\n";
-   EmitProduct(out, in, Batch(fSteps), fInputSize, "tensor_" + fSpec.x, "sp_wt", "sp_gx",
-               !inputBias.empty());
+      out << in << "float *sp_c = sp_state + " << bh << ";\n";
 
    // States start from the given tensors, or from zero.
-   const char *stateVars[] = {"sp_h", "sp_c"};
+   const char *stateVars[] = {"sp_state", "sp_c"};
    for (size_t s = 0; s < fStates; ++s) {
       const std::string &initial = fSpec.initialStates[s];
       if (initial.empty())
@@ -256,16 +237,27 @@ std::string RecurrentOperator::Generate(std::string opName)
          out << in << "std::memcpy(" << stateVars[s] << ", tensor_" << initial << ", " << bh << " * sizeof(float));\n";
    }
 
-   out << in << "for (size_t sp_time = 0; sp_time < " << fSteps << "; ++sp_time) {\n"
-       << in << "   float *sp_g = sp_gx + sp_time * " << Batch(gh) << ";\n";
+   // When Y is wanted, each step writes h straight into its slot of Y, and the next step
+   // reads it from there (no copy per step); else h is updated in sp_state.
+   const std::string y = outputs.empty() || outputs[0].empty() ? std::string() : "tensor_" + outputs[0];
+   // Each step's input projection, bias + x_t WT, just before the step: its B x G*H block
+   // stays in L1 for the recurrent product and the gates. (All steps at once in one product
+   // before the loop made the batch-64 LSTM 30% slower: an S*B x G*H result out to L2 and
+   // back, for no gain in the product itself.)
+   out << in << "for (size_t sp_time = 0; sp_time < " << fSteps << "; ++sp_time) {\n";
+   if (y.empty())
+      out << in << "   const float *sp_hp = sp_state;\n" << in << "   float *sp_h = sp_state;\n";
+   else
+      out << in << "   const float *sp_hp = sp_time == 0 ? sp_state : " << y << " + (sp_time - 1) * " << bh << ";\n"
+          << in << "   float *sp_h = " << y << " + sp_time * " << bh << ";\n";
+   out << ProductCode(*fInputGemm, "wt", inputBias, Batch(), "tensor_" + fSpec.x + " + sp_time * " + Batch(fInputSize),
+                      "sp_g", false, in + "   ");
    EmitStep(out, in + "   ");
-   if (!outputs.empty() && !outputs[0].empty())
-      out << in << "   std::memcpy(tensor_" << outputs[0] << " + sp_time * " << bh << ", sp_h, " << bh
-          << " * sizeof(float));\n";
    out << in << "}\n";
+   const std::string finalH = y.empty() ? "sp_state" : y + " + " + std::to_string(fSteps - 1) + " * " + bh;
    for (size_t s = 0; s < fStates; ++s)
       if (outputs.size() > s + 1 && !outputs[s + 1].empty())
-         out << in << "std::memcpy(tensor_" << outputs[s + 1] << ", " << stateVars[s] << ", " << bh
+         out << in << "std::memcpy(tensor_" << outputs[s + 1] << ", " << (s == 0 ? finalH : "sp_c") << ", " << bh
              << " * sizeof(float));\n";
    out << "   }\n";
    return out.str();

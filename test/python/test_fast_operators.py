@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from compiled import compile_and_run
+from compiled import compile_and_run, compile_and_run_many
 from conformance import compare, run, save
 from coverage import CASES
 from onnx import TensorProto, helper, numpy_helper
@@ -88,6 +88,47 @@ def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     assert "SofiePyTorch" in (tmp_path / f"{code_name}.hxx").read_text()
     got = compile_and_run(tmp_path, code_name, [x.numpy() for x in inputs], flags=flags)
     compare(got, expected)  # rtol 1e-4, atol 1e-5
+
+
+class _Sequence(torch.nn.Module):
+    """A recurrent layer's full output sequence (batch first)."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)[0]
+
+
+def test_run_time_batch_past_the_packed_products_blocks(tmp_path):
+    # The packed products (PackedGemm) take rows in register blocks (6 with AVX-512) and
+    # columns in panels of up to 64: a batch of 13 chosen at run time and hidden 20 (G*H of
+    # 80, 60 and 20) leave a partial row block and a partial panel, under -march=native.
+    import sofie_pytorch
+
+    torch.manual_seed(0)
+    layers = {"lstm20": torch.nn.LSTM(4, 20, batch_first=True),
+              "gru20": torch.nn.GRU(4, 20, batch_first=True),
+              "rnn20": torch.nn.RNN(4, 20, batch_first=True)}
+    x = torch.randn(13, 5, 4)
+    inputs, expected = {}, {}
+    for name, layer in layers.items():
+        module = _Sequence(layer).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the layers' shape checks
+            torch.jit.save(torch.jit.script(module), str(tmp_path / f"{name}.pt"))
+        model = sofie_pytorch.parse(tmp_path / f"{name}.pt", input_shapes=[[-1, 5, 4]])
+        model.Generate()
+        model.OutputGenerated(str(tmp_path / f"{name}.hxx"))
+        assert "PackedGemm" in (tmp_path / f"{name}.hxx").read_text()
+        inputs[name] = [x.numpy()]
+        with torch.no_grad():
+            expected[name] = [module(x).numpy()]
+    got = compile_and_run_many(tmp_path, inputs, runtime_sizes=[13], flags=("-O3", "-march=native"))
+    for name in layers:
+        assert not isinstance(got[name], str), got[name]
+        compare(got[name], expected[name])
 
 
 def test_saturated_gates_match_torch(tmp_path):
