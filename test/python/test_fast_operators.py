@@ -245,7 +245,9 @@ def _dense_graph(op: str, w_shape: tuple[int, ...], x_shape: list[int], extra_in
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def test_dense_pass_transposes_b_and_folds_the_relu():
+def test_dense_pass_keeps_a_transposed_b_by_name_and_folds_the_relu():
+    """torch's Linear weight (N x K, transB) stays as it is under its own name, as ROOT
+    users look it up (``0weight``); the operator reads it transposed when packing."""
     from sofie_pytorch.graph import fusion
 
     model = _dense_graph("Gemm", (5, 3), [4, 3], [("C", np.ones((1, 5)))], transB=1)
@@ -255,10 +257,10 @@ def test_dense_pass_transposes_b_and_folds_the_relu():
     assert fusion.fold_epilogues(model, info) == 1
     (node,) = model.graph.node
     assert node.op_type == fast_operators.DENSE_OP and list(node.output) == ["Y"]
-    assert [(a.name, a.i) for a in node.attribute] == [("relu", 1)]
+    assert sorted((a.name, a.i) for a in node.attribute) == [("relu", 1), ("transB", 1)]
     values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    np.testing.assert_array_equal(values[node.input[1]], w.T)
-    assert "W" not in values  # the untransposed original is dropped
+    assert node.input[1] == "W"
+    np.testing.assert_array_equal(values["W"], w)
 
 
 @pytest.mark.parametrize(("op", "w_shape", "x_shape", "extra", "attributes"), [
