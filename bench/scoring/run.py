@@ -112,7 +112,8 @@ def main() -> int:
     from methods import METHODS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--events", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                        help="MLP dataset sizes (none: only the LSTM)")
     parser.add_argument("--lstm-events", type=int, default=100_000)
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--out", type=Path, default=HERE / "results")

@@ -41,29 +41,31 @@ def _get(results: list[dict[str, Any]], model: str, events: int, method: str) ->
 
 def _targets(results: list[dict[str, Any]]) -> list[str]:
     lines = []
-    sizes = sorted({r["dataset_events"] for r in results if r["model"] == "mlp"})
-    for n in sizes:
-        ours, peer = _get(results, "mlp", n, OURS_1), _get(results, "mlp", n, PEER)
-        if ours and peer:
-            ratio = ours["events_per_s"] / peer["events_per_s"]
-            lines.append(f"- MLP, {n:,} events: RDataFrame 1 thread / AsNumpy + torch = "
-                         f"{ratio:.2f}x events/s ({'met' if ratio >= 1 else 'missed'})")
-        one, two = _get(results, "mlp", n, DASK_1), _get(results, "mlp", n, DASK_2)
-        if one and two:
-            ratio = two["events_per_s"] / one["events_per_s"]
-            lines.append(f"- MLP, {n:,} events: DistRDF 2 workers / 1 worker = {ratio:.2f}x "
-                         f"({'met' if ratio >= 1.7 else 'missed'}, target 1.7x)")
-        t1, t2 = _get(results, "mlp", n, OURS_1), _get(results, "mlp", n, OURS_2)
-        if t1 and t2:
-            lines.append(f"- MLP, {n:,} events: RDataFrame 2 threads / 1 thread = "
-                         f"{t2['events_per_s'] / t1['events_per_s']:.2f}x")
-    if len(sizes) >= 2:
-        small, big = sizes[0], sizes[-1]
-        for method in (OURS_1, PEER):
-            a, b = _get(results, "mlp", small, method), _get(results, "mlp", big, method)
-            if a and b:
-                lines.append(f"- peak RSS of {method}: {a['peak_rss_mb']:.0f} MB at {small:,} "
-                             f"events, {b['peak_rss_mb']:.0f} MB at {big:,}")
+    for model in dict.fromkeys(r["model"] for r in results):
+        label = model.upper()
+        sizes = sorted({r["dataset_events"] for r in results if r["model"] == model})
+        for n in sizes:
+            ours, peer = _get(results, model, n, OURS_1), _get(results, model, n, PEER)
+            if ours and peer:
+                ratio = ours["events_per_s"] / peer["events_per_s"]
+                lines.append(f"- {label}, {n:,} events: RDataFrame 1 thread / AsNumpy + torch = "
+                             f"{ratio:.2f}x events/s ({'met' if ratio >= 1 else 'missed'})")
+            one, two = _get(results, model, n, DASK_1), _get(results, model, n, DASK_2)
+            if one and two:
+                ratio = two["events_per_s"] / one["events_per_s"]
+                lines.append(f"- {label}, {n:,} events: DistRDF 2 workers / 1 worker = "
+                             f"{ratio:.2f}x ({'met' if ratio >= 1.7 else 'missed'}, target 1.7x)")
+            t1, t2 = _get(results, model, n, OURS_1), _get(results, model, n, OURS_2)
+            if t1 and t2:
+                lines.append(f"- {label}, {n:,} events: RDataFrame 2 threads / 1 thread = "
+                             f"{t2['events_per_s'] / t1['events_per_s']:.2f}x")
+        if len(sizes) >= 2:
+            small, big = sizes[0], sizes[-1]
+            for method in (OURS_1, PEER):
+                a, b = _get(results, model, small, method), _get(results, model, big, method)
+                if a and b:
+                    lines.append(f"- {label}, peak RSS of {method}: {a['peak_rss_mb']:.0f} MB "
+                                 f"at {small:,} events, {b['peak_rss_mb']:.0f} MB at {big:,}")
     return lines
 
 
