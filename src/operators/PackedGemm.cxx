@@ -22,6 +22,8 @@ std::size_t TileRows(std::size_t nr, std::size_t registers, std::size_t lanes)
 }
 
 constexpr std::size_t kMaxTileRows = 8;
+// Floats of one accumulator chunk of the register tile: one AVX-512 register.
+constexpr std::size_t kChunk = 16;
 
 // sp_fma(x, y, z) = x * y + z: one instruction where the target has FMA. (-std=c++17 turns
 // off g++'s contraction of a*b+c; std::fma without FMA hardware is a slow library call.)
@@ -75,40 +77,65 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
 
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
 // first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
-// unrolled here, in the source, each with its own accumulator array: with one 2-D array
+// unrolled here, in the source, each with its own accumulator arrays: with one 2-D array
 // and a loop over the rows, g++'s loop interchange moved the k loop inside the row loop
-// and kept the accumulators in memory (5x slower). With split 2, even and odd k are summed
-// apart, for enough independent FMA chains to hide the FMA latency in small tiles (1-2
-// rows: batch 1).
+// and kept the accumulators in memory (5x slower). Each row's accumulators are chunks of
+// kChunk floats (one zmm), each with its own loop over its columns: with one array of
+// the panel's 64 floats per row, g++ 12 kept a 6-row tile's accumulators on the stack,
+// a load and a store per FMA (a 64x32 . 32x128 product: 10.4 µs, 3.8 µs in chunks; the
+// batch-64 LSTM's recurrent product). Chunks wholly beyond `cols` (a last panel of few
+// columns) are skipped. With split 2, even and odd k are summed apart, for enough
+// independent FMA chains to hide the FMA latency in small tiles (1-2 rows: batch 1).
 void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
                        std::size_t biasOffset, const PackedGemmCall &call, std::size_t split)
 {
-   auto acc = [&](std::size_t r, std::size_t s) { return "sp_acc" + std::to_string(r) + "_" + std::to_string(s); };
+   // Tiles of 1-2 rows (batch 1) keep one array per row: in chunks, hep_mlp and the
+   // transformer at batch 1 took 16-21% longer.
+   const std::size_t width = rows > 2 ? kChunk : nr, chunks = nr / width;
+   auto acc = [&](std::size_t r, std::size_t s, std::size_t c) {
+      return "sp_acc" + std::to_string(r) + "_" + std::to_string(s) + "_" + std::to_string(c);
+   };
+   auto live = [](std::size_t c) { return "sp_live" + std::to_string(c); };
    const std::string i2 = in + "      ", i3 = i2 + "   ";
    out << in << "   auto sp_tile" << rows << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
        << i2 << "constexpr std::size_t sp_cols = decltype(sp_cols_c)::value;\n"
        << i2 << "const float *const sp_panel = sp_w + sp_p * " << k * nr << ";\n"
        << i2 << "float *const sp_ci = sp_c + sp_i * sp_ldc + sp_p * " << nr << ";\n";
+   // Columns of C in each chunk (0 to width; 0: the chunk is skipped).
+   for (std::size_t c = 0; c < chunks; ++c)
+      out << i2 << "constexpr std::size_t " << live(c) << " = sp_cols <= " << c * width << " ? 0 : sp_cols - "
+          << c * width << " < " << width << " ? sp_cols - " << c * width << " : " << width << ";\n";
    for (std::size_t r = 0; r < rows; ++r) {
       out << i2 << "const float *const sp_a" << r << " = sp_a + (sp_i + " << r << ") * sp_lda;\n";
       for (std::size_t s = 0; s < split; ++s)
-         out << i2 << "float " << acc(r, s) << "[" << nr << "];\n";
+         for (std::size_t c = 0; c < chunks; ++c)
+            out << i2 << "float " << acc(r, s, c) << "[" << width << "];\n";
    }
-   out << i2 << "for (std::size_t sp_j = 0; sp_j < " << nr << "; ++sp_j) {\n";
-   for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t s = 0; s < split; ++s)
-         out << i3 << acc(r, s) << "[sp_j] = "
-             << (call.bias && s == 0 ? "sp_w[" + std::to_string(biasOffset) + " + sp_p * " + std::to_string(nr) +
-                                           " + sp_j]"
-                                     : std::string("0.0f"))
-             << ";\n";
-   out << i2 << "}\n";
-   if (call.accumulate) {
-      out << i2 << "for (std::size_t sp_j = 0; sp_j < sp_cols; ++sp_j) {\n";
+   // A loop over chunk c's columns (all width of them, or only its live ones), its body
+   // written by `body(c)`, when the chunk is live.
+   auto chunkLoops = [&](const std::string &indent, bool liveOnly, auto body) {
+      for (std::size_t c = 0; c < chunks; ++c) {
+         out << indent << "if constexpr (" << live(c) << " > 0) {\n"
+             << indent << "   for (std::size_t sp_j = 0; sp_j < " << (liveOnly ? live(c) : std::to_string(width))
+             << "; ++sp_j) {\n";
+         body(c, indent + "      ");
+         out << indent << "   }\n" << indent << "}\n";
+      }
+   };
+   chunkLoops(i2, false, [&](std::size_t c, const std::string &indent) {
       for (std::size_t r = 0; r < rows; ++r)
-         out << i3 << acc(r, 0) << "[sp_j] += sp_ci[" << r << " * sp_ldc + sp_j];\n";
-      out << i2 << "}\n";
-   }
+         for (std::size_t s = 0; s < split; ++s)
+            out << indent << acc(r, s, c) << "[sp_j] = "
+                << (call.bias && s == 0 ? "sp_w[" + std::to_string(biasOffset + c * width) + " + sp_p * " +
+                                              std::to_string(nr) + " + sp_j]"
+                                        : std::string("0.0f"))
+                << ";\n";
+   });
+   if (call.accumulate)
+      chunkLoops(i2, true, [&](std::size_t c, const std::string &indent) {
+         for (std::size_t r = 0; r < rows; ++r)
+            out << indent << acc(r, 0, c) << "[sp_j] += sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j];\n";
+      });
    // One k (or `count` consecutive k) of the panel times the rows' elements at aIndex.
    auto step = [&](const std::string &first, std::size_t count, const std::string &aIndex, const std::string &indent) {
       out << indent << "const float *const sp_wk = sp_panel + " << first << " * " << nr << ";\n";
@@ -116,12 +143,12 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
          for (std::size_t s = 0; s < count; ++s)
             out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << aIndex << " + " << s
                 << "];\n";
-      out << indent << "for (std::size_t sp_j = 0; sp_j < " << nr << "; ++sp_j) {\n";
-      for (std::size_t r = 0; r < rows; ++r)
-         for (std::size_t s = 0; s < count; ++s)
-            out << indent << "   " << acc(r, s) << "[sp_j] = sp_fma(sp_x" << r << "_" << s << ", sp_wk[" << s * nr
-                << " + sp_j], " << acc(r, s) << "[sp_j]);\n";
-      out << indent << "}\n";
+      chunkLoops(indent, false, [&](std::size_t c, const std::string &body) {
+         for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t s = 0; s < count; ++s)
+               out << body << acc(r, s, c) << "[sp_j] = sp_fma(sp_x" << r << "_" << s << ", sp_wk["
+                   << s * nr + c * width << " + sp_j], " << acc(r, s, c) << "[sp_j]);\n";
+      });
    };
    // One k loop per run of A's columns (PackedGemmCall::runs).
    std::size_t start = 0;
@@ -141,18 +168,18 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
       }
       start += count;
    }
-   out << i2 << "for (std::size_t sp_j = 0; sp_j < sp_cols; ++sp_j) {\n";
-   for (std::size_t r = 0; r < rows; ++r) {
-      std::string sum = acc(r, 0) + "[sp_j]";
-      for (std::size_t s = 1; s < split; ++s)
-         sum += " + " + acc(r, s) + "[sp_j]";
-      out << i3 << "const float sp_v" << r << " = " << sum << ";\n"
-          << i3 << "sp_ci[" << r << " * sp_ldc + sp_j] = "
-          << (call.relu ? "sp_v" + std::to_string(r) + " > 0.0f ? sp_v" + std::to_string(r) + " : 0.0f"
-                        : "sp_v" + std::to_string(r))
-          << ";\n";
-   }
-   out << i2 << "}\n" << in << "   };\n";
+   chunkLoops(i2, true, [&](std::size_t c, const std::string &indent) {
+      for (std::size_t r = 0; r < rows; ++r) {
+         std::string sum = acc(r, 0, c) + "[sp_j]";
+         for (std::size_t s = 1; s < split; ++s)
+            sum += " + " + acc(r, s, c) + "[sp_j]";
+         const std::string v = "sp_v" + std::to_string(r);
+         out << indent << "const float " << v << " = " << sum << ";\n"
+             << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = "
+             << (call.relu ? v + " > 0.0f ? " + v + " : 0.0f" : v) << ";\n";
+      }
+   });
+   out << in << "   };\n";
 }
 
 // Split k in two when the tile has fewer than 8 accumulator vectors (of 16 floats with
