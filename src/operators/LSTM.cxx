@@ -17,18 +17,18 @@ public:
 
 private:
    // The g gate's weights and bias are packed doubled: sp_g holds 2 g there, and
-   // tanh(g) = 2 sigmoid(2 g) - 1. Then one flat loop takes the sigmoid of the whole
-   // step's block (B x 4H), long and without the per-row loop setup, and the per-row loop
-   // is left one exp per unit (tanh(c)): 5-9% less time for the batch-64 LSTM.
+   // tanh(g) = 2 sigmoid(2 g) - 1. Then one sigmoid covers every gate (5-9% less time
+   // for the batch-64 LSTM than a sigmoid and a tanh per unit), and the per-row loop is
+   // left one exp per unit (tanh(c)). The recurrent product applies that sigmoid to its
+   // results while they are in registers (PackedGemmCall::activation): one pass less over
+   // the step's B x 4H gates than a flat loop after it, 8% less time at batch 64.
    bool DoubleLastGate() const override { return true; }
 
    void EmitStep(std::ostream &out, const std::string &in) const override
    {
       const size_t h = Hidden(), gh = Gates() * Hidden();
-      EmitRecurrentProduct(out, in, "sp_g", true);
-      out << in << "for (size_t sp_u = 0; sp_u < " << Batch(gh) << "; ++sp_u)\n"
-          << in << "   sp_g[sp_u] = sp_sigmoid(sp_g[sp_u]);\n"
-          << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
+      EmitRecurrentProduct(out, in, "sp_g", true, "sp_sigmoid");
+      out << in << "for (size_t sp_b = 0; sp_b < " << Batch() << "; ++sp_b) {\n"
           << in << "   const float *sp_gb = sp_g + sp_b * " << gh << ";\n"
           << in << "   float *sp_hb = sp_h + sp_b * " << h << ";\n"
           << in << "   float *sp_cb = sp_c + sp_b * " << h << ";\n"

@@ -75,6 +75,17 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
    return merged;
 }
 
+// The value stored into C for the result `v` (a C++ expression): after ReLU or the
+// call's activation, if any.
+std::string Finished(const PackedGemmCall &call, const std::string &v)
+{
+   if (call.relu && !call.activation.empty())
+      throw std::runtime_error("PackedGemm: ReLU and an activation on the same product");
+   if (call.relu)
+      return v + " > 0.0f ? " + v + " : 0.0f";
+   return call.activation.empty() ? v : call.activation + "(" + v + ")";
+}
+
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
 // first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
 // unrolled here, in the source, each with its own accumulator arrays: with one 2-D array
@@ -176,7 +187,7 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
          const std::string v = "sp_v" + std::to_string(r);
          out << indent << "const float " << v << " = " << sum << ";\n"
              << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = "
-             << (call.relu ? v + " > 0.0f ? " + v + " : 0.0f" : v) << ";\n";
+             << Finished(call, v) << ";\n";
       }
    });
    out << in << "   };\n";
@@ -259,7 +270,7 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
    const std::size_t kp = PaddedK(), whole = fK / 16 * 16;
    std::ostringstream out;
    out << in << "{ // PackedGemm (dot products): C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x "
-       << fK << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << "\n"
+       << fK << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << (call.activation.empty() ? "" : ", then " + call.activation) << "\n"
        << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
        << ";\n"
        << in << "   const float *const sp_w = " << call.packed << ";\n"
@@ -283,7 +294,7 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
       out << in << "         sp_v += sp_w[" << fN * kp << " + sp_n];\n";
    if (call.accumulate)
       out << in << "         sp_v += sp_ci[sp_n];\n";
-   out << in << "         sp_ci[sp_n] = " << (call.relu ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+   out << in << "         sp_ci[sp_n] = " << Finished(call, "sp_v") << ";\n"
        << in << "      }\n"
        << in << "   }\n"
        << in << "}\n";
@@ -301,7 +312,7 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
    const std::size_t panel = fK * fNR, weights = Panels() * panel, lastCols = fN - (Panels() - 1) * fNR;
    std::ostringstream out;
    out << in << "{ // PackedGemm: C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x " << fK
-       << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << "\n";
+       << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << (call.activation.empty() ? "" : ", then " + call.activation) << "\n";
    // The tile's rows per target; the panels were laid out for any of them.
    out << "#if defined(__AVX512F__)\n"
        << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 32, 16) << ";\n"

@@ -48,6 +48,9 @@ struct PackedGemmCall {
    std::string ldc;       ///< floats between C's rows (expression)
    bool accumulate = false; ///< C += A.W [+ bias] instead of C = A.W [+ bias]
    bool relu = false;     ///< max(., 0) on the result (after the accumulation)
+   /// Or a unary callable of the generated code (e.g. "sp_sigmoid") applied to each result
+   /// while it is still in a register ("": none).
+   std::string activation;
    std::string indent = "   ";
    /// A's K columns in runs of (count, offset from the row's start), in order: A's column
    /// k of the run starting at column s is at row + offset + (k - s). Empty: one run of K

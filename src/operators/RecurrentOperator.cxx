@@ -188,7 +188,8 @@ std::string RecurrentOperator::GenerateInitCode()
 
 std::string RecurrentOperator::ProductCode(const PackedGemm &gemm, const std::string &packed, bool bias,
                                            const std::string &rows, const std::string &lhs, const std::string &target,
-                                           bool accumulate, const std::string &indent) const
+                                           bool accumulate, const std::string &indent,
+                                           const std::string &activation) const
 {
    PackedGemmCall call;
    call.m = rows;
@@ -199,14 +200,16 @@ std::string RecurrentOperator::ProductCode(const PackedGemm &gemm, const std::st
    call.c = target;
    call.ldc = std::to_string(gemm.N());
    call.accumulate = accumulate;
+   call.activation = activation;
    call.indent = indent;
    return gemm.CallCode(call);
 }
 
 void RecurrentOperator::EmitRecurrentProduct(std::ostream &out, const std::string &in, const std::string &target,
-                                             bool accumulate) const
+                                             bool accumulate, const std::string &activation) const
 {
-   out << ProductCode(*fRecurrentGemm, "rt", !RecurrentBias().empty(), Batch(), "sp_hp", target, accumulate, in);
+   out << ProductCode(*fRecurrentGemm, "rt", !RecurrentBias().empty(), Batch(), "sp_hp", target, accumulate, in,
+                      activation);
 }
 
 std::string RecurrentOperator::Generate(std::string opName)

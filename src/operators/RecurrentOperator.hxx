@@ -67,9 +67,10 @@ protected:
    virtual void EmitStep(std::ostream &out, const std::string &indent) const = 0;
 
    /// target[b][0:G*H] = (target[b] if `accumulate`) + sp_hp[b] x RT (+ RecurrentBias()),
-   /// for the B rows of this step.
+   /// for the B rows of this step, then `activation` (a lambda's name, or "") applied to
+   /// each value while in a register.
    void EmitRecurrentProduct(std::ostream &out, const std::string &indent, const std::string &target,
-                             bool accumulate) const;
+                             bool accumulate, const std::string &activation = "") const;
 
    /// The bias that belongs to the recurrent product (GRU's, which r multiplies), or "".
    virtual std::string RecurrentBias() const { return ""; }
@@ -91,7 +92,7 @@ private:
    /// Session member Buffer(opName, packed).
    std::string ProductCode(const PackedGemm &gemm, const std::string &packed, bool bias, const std::string &rows,
                            const std::string &lhs, const std::string &target, bool accumulate,
-                           const std::string &indent) const;
+                           const std::string &indent, const std::string &activation = "") const;
    std::string Buffer(const std::string &opName, const std::string &part) const;
    /// Constructor code packing `weights` (K x G*H) and `bias` (tensor names, bias may be
    /// "") into the Session member Buffer(opName, packed), doubling the last gate if asked.

@@ -103,18 +103,23 @@ class _Sequence(torch.nn.Module):
 
 def test_run_time_batch_past_the_packed_products_blocks(tmp_path):
     # The packed products (PackedGemm) take rows in register blocks (6 with AVX-512) and
-    # columns in panels of up to 64: a batch of 13 chosen at run time and hidden 20 (G*H of
-    # 80, 60 and 20) leave a partial row block and a partial panel, under -march=native.
+    # columns in panels of up to 64, in chunks of 16 floats: a batch of 13 chosen at run
+    # time and hidden 20 (G*H of 80, 60 and 20) leave a partial row block, a partial panel
+    # and partial or skipped chunks, under -march=native; so do the MLP's 65 rows (13 x 5)
+    # and widths of 70 (64 + 6) and 50 (the last chunk's 2 columns), with ReLU folded in.
     import sofie_pytorch
 
     torch.manual_seed(0)
     layers = {"lstm20": torch.nn.LSTM(4, 20, batch_first=True),
               "gru20": torch.nn.GRU(4, 20, batch_first=True),
               "rnn20": torch.nn.RNN(4, 20, batch_first=True)}
+    mlp = torch.nn.Sequential(torch.nn.Linear(4, 70), torch.nn.ReLU(), torch.nn.Linear(70, 50),
+                              torch.nn.ReLU(), torch.nn.Linear(50, 3))
+    modules = {name: _Sequence(layer) for name, layer in layers.items()} | {"mlp70": mlp}
     x = torch.randn(13, 5, 4)
     inputs, expected = {}, {}
-    for name, layer in layers.items():
-        module = _Sequence(layer).eval()
+    for name, module in modules.items():
+        module.eval()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the layers' shape checks
             torch.jit.save(torch.jit.script(module), str(tmp_path / f"{name}.pt"))
@@ -126,7 +131,7 @@ def test_run_time_batch_past_the_packed_products_blocks(tmp_path):
         with torch.no_grad():
             expected[name] = [module(x).numpy()]
     got = compile_and_run_many(tmp_path, inputs, runtime_sizes=[13], flags=("-O3", "-march=native"))
-    for name in layers:
+    for name in modules:
         assert not isinstance(got[name], str), got[name]
         compare(got[name], expected[name])
 
