@@ -41,11 +41,22 @@ def namespace(header: Path) -> str:
 FAST_MATH = ["-ffast-math"]
 
 
+# The generated free function for a model of one float input and one float output.
+_DO_INFER = re.compile(r"^inline void doInfer\(Session const &session, float const\* \w+, "
+                       r"float \*\w+ \) \{", re.MULTILINE)
+
+
+def times_do_infer(header: Path) -> bool:
+    """Whether the driver times doInfer into its own buffer (see driver.cxx)."""
+    return len(_DO_INFER.findall(header.read_text())) == 1
+
+
 def compile_driver(header: Path, extra: list[str] | None = None,
                    suffix: str = "") -> tuple[Path, float]:
     """Build the timing program for one header; returns it and the compile time."""
     binary = header.with_name(header.stem + suffix + ".bin")
     command = ["g++", *CXXFLAGS, *(extra or []), f"-I{header.parent}",
+               *(["-DSOFIE_DOINFER"] if times_do_infer(header) else []),
                f'-DSOFIE_HEADER="{header.name}"', f"-DSOFIE_NS={namespace(header)}", str(DRIVER),
                "-o", str(binary), *LIBS]
     start = time.perf_counter()
