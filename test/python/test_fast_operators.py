@@ -90,6 +90,44 @@ def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     compare(got, expected)  # rtol 1e-4, atol 1e-5
 
 
+class _WideThenNarrowConv(torch.nn.Module):
+    """Two stride-1 convolutions on odd sizes: 40 output channels (Conv.cxx's packed GEMM
+    on a padded NHWC copy), then 5 (ConvPlanes, vectorised along the 35 pixels: partial
+    vectors and a partial group of output channels), + the first's output sliced, ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = torch.nn.Conv2d(3, 40, 3, padding=1)
+        self.narrow = torch.nn.Conv2d(40, 5, (3, 2), padding=(1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.wide(x))
+        return torch.relu(self.narrow(y)[..., :7] + y[:, :5])
+
+
+# One flag set per code path of the generated convolutions and products: SSE (no -march),
+# AVX2, and the machine's own (AVX-512 here).
+TARGETS = [("-O2",), ("-O3", "-mavx2", "-mfma"), ("-O3", "-march=native")]
+
+
+@pytest.mark.parametrize("flags", TARGETS, ids=["sse", "avx2", "native"])
+def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
+    import sofie_pytorch
+
+    torch.manual_seed(0)
+    module = _WideThenNarrowConv().eval()
+    x = torch.randn(2, 3, 5, 7)
+    torch.jit.save(torch.jit.script(module), str(tmp_path / "wide_narrow.pt"))
+    model = sofie_pytorch.parse(tmp_path / "wide_narrow.pt", input_shapes=[[2, 3, 5, 7]])
+    model.Generate()
+    model.OutputGenerated(str(tmp_path / "wide_narrow.hxx"))
+    code = (tmp_path / "wide_narrow.hxx").read_text()
+    assert "PackedGemm" in code and "ConvPlanes" in code
+    got = compile_and_run(tmp_path, "wide_narrow", [x.numpy()], flags=flags)
+    with torch.no_grad():
+        compare(got, [module(x).numpy()])
+
+
 class _Sequence(torch.nn.Module):
     """A recurrent layer's full output sequence (batch first)."""
 
