@@ -190,8 +190,10 @@ std::string ConvPlanes::ImageCode(const ConvPlanesCall &call) const
        << ") * " << outW << ";\n";
    for (std::size_t kw = 0; kw < g.kernelW; ++kw) {
       // Output column ow reads image column ow + kw - padLeft.
+      // (Unsigned: a kernel column past the image's last column, kw >= W + padLeft, reads
+      // only padding.)
       const std::size_t first = g.padLeft > kw ? g.padLeft - kw : 0;
-      const std::size_t end = std::min(outW, g.width + g.padLeft - kw);
+      const std::size_t end = std::min(outW, g.width + g.padLeft > kw ? g.width + g.padLeft - kw : 0);
       if (end > first)
          out << i2 << "      std::memcpy(sp_dst + " << kw * stride + first << ", sp_row + " << first + kw - g.padLeft
              << ", " << end - first << " * sizeof(float));\n";

@@ -115,17 +115,29 @@ def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
     import sofie_pytorch
 
     torch.manual_seed(0)
-    module = _WideThenNarrowConv().eval()
-    x = torch.randn(2, 3, 5, 7)
-    torch.jit.save(torch.jit.script(module), str(tmp_path / "wide_narrow.pt"))
-    model = sofie_pytorch.parse(tmp_path / "wide_narrow.pt", input_shapes=[[2, 3, 5, 7]])
-    model.Generate()
-    model.OutputGenerated(str(tmp_path / "wide_narrow.hxx"))
+    # With a kernel wider than the image, padded unevenly ('same', kernel 4 on 1 column):
+    # kernel columns that read only padding.
+    modules = {"wide_narrow": (_WideThenNarrowConv().eval(), torch.randn(2, 3, 5, 7)),
+               "wide_kernel": (torch.nn.Conv1d(2, 3, 4, padding="same").eval(),
+                               torch.randn(2, 2, 1))}
+    inputs, expected = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note on 'same' with an even kernel
+        for name, (module, x) in modules.items():
+            torch.jit.save(torch.jit.script(module), str(tmp_path / f"{name}.pt"))
+            model = sofie_pytorch.parse(tmp_path / f"{name}.pt", input_shapes=[list(x.shape)])
+            model.Generate()
+            model.OutputGenerated(str(tmp_path / f"{name}.hxx"))
+            inputs[name] = [x.numpy()]
+            with torch.no_grad():
+                expected[name] = [module(x).numpy()]
     code = (tmp_path / "wide_narrow.hxx").read_text()
     assert "PackedGemm" in code and "ConvPlanes" in code
-    got = compile_and_run(tmp_path, "wide_narrow", [x.numpy()], flags=flags)
-    with torch.no_grad():
-        compare(got, [module(x).numpy()])
+    assert "ConvPlanes" in (tmp_path / "wide_kernel.hxx").read_text()
+    got = compile_and_run_many(tmp_path, inputs, flags=flags)
+    for name in modules:
+        assert not isinstance(got[name], str), got[name]
+        compare(got[name], expected[name])
 
 
 class _Sequence(torch.nn.Module):
