@@ -1,5 +1,5 @@
 // 1D/2D convolution, group 1, no dilation. Stride 1 with at most
-// ConvPlanes::kMaxOutChannels output channels: vectorised along the output pixels
+// ConvPlanes::kMaxOutChannels (64) output channels: vectorised along the output pixels
 // (ConvPlanes.hxx). Otherwise, per image, a copy into a zero-bordered buffer, im2row by
 // plain copies (or, stride 1, the taps read from a padded NHWC copy), one packed GEMM
 // (PackedGemm.hxx, the weights packed once per Session) into a pixels x OC result,

@@ -91,14 +91,14 @@ def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
 
 
 class _WideThenNarrowConv(torch.nn.Module):
-    """Two stride-1 convolutions on odd sizes: 40 output channels (Conv.cxx's packed GEMM
+    """Two stride-1 convolutions on odd sizes: 72 output channels (Conv.cxx's packed GEMM
     on a padded NHWC copy), then 5 (ConvPlanes, vectorised along the 35 pixels: partial
     vectors and a partial group of output channels), + the first's output sliced, ReLU."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.wide = torch.nn.Conv2d(3, 40, 3, padding=1)
-        self.narrow = torch.nn.Conv2d(40, 5, (3, 2), padding=(1, 1))
+        self.wide = torch.nn.Conv2d(3, 72, 3, padding=1)
+        self.narrow = torch.nn.Conv2d(72, 5, (3, 2), padding=(1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.wide(x))
