@@ -18,8 +18,10 @@
 // not depend on it). The planes' padding is zero from the Session's constructor on; only
 // the image's columns are copied in on each call.
 //
-// Measured on the zoo's residual block, batch 64 (standalone harness, CPU time): 573 µs
-// with the NHWC GEMM, 264 µs here (143 GFLOP/s); batch 1: 7.1 -> 4.0 µs.
+// Measured on the zoo's residual block (CPU time, bench/README.md): batch 64, the
+// convolutions alone 435 µs with the NHWC GEMM, 255-261 µs here (about 145 GFLOP/s, 85% of
+// the core's FP32 peak); through the Session's infer() 573-611 -> 400-421 µs; batch 1
+// 6.95 -> 4.35 µs.
 #ifndef SOFIE_PYTORCH_OPERATORS_CONVPLANES_HXX
 #define SOFIE_PYTORCH_OPERATORS_CONVPLANES_HXX
 
