@@ -1,6 +1,9 @@
-// 1D/2D convolution, group 1, no dilation: per image, a copy into a zero-bordered buffer,
-// im2row by plain copies, one packed GEMM (PackedGemm.hxx, the weights packed once per
-// Session) into a pixels x OC result, transposed into the output.
+// 1D/2D convolution, group 1, no dilation. Stride 1 with at most
+// ConvPlanes::kMaxOutChannels (64) output channels: vectorised along the output pixels
+// (ConvPlanes.hxx). Otherwise, per image, a copy into a zero-bordered buffer, im2row by
+// plain copies (or, stride 1, the taps read from a padded NHWC copy), one packed GEMM
+// (PackedGemm.hxx, the weights packed once per Session) into a pixels x OC result,
+// transposed into the output.
 // Node SofiePyTorchConv: inputs X (N, C, [H,] W), W (OC, C, [KH,] KW), [B (OC)], [R (the
 // shape of Y)]; output Y = conv(X) [+ B] [+ R], then ReLU if the attribute relu is 1;
 // attributes kernel_shape, pads (begins then ends), strides, as ONNX Conv, and relu.
@@ -13,6 +16,7 @@
 // every call; OpenBLAS then re-packs them on every call too. Here the padding lives in the
 // buffer, so im2row is constant-length copies, and the weights are packed once.
 #include "AlignedBuffer.hxx"
+#include "ConvPlanes.hxx"
 #include "NodeReading.hxx"
 #include "Operators.hxx"
 #include "PackedGemm.hxx"
@@ -120,6 +124,12 @@ public:
       const size_t total = ResultOffset() + WholeLines(ResultRows() * fOutChannels) + kAlignmentSlack;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
       fPacked = "fPacked_op_" + opName;
+      if (UsePlanes())
+         return "std::vector<float> " + buffer + " = std::vector<float>(" +
+                std::to_string(Planes().PlaneFloats() + kAlignmentSlack) + ");\nfloat *fVec_op_" + opName +
+                "_work = " + AlignedStart(buffer) + ";\nstd::vector<float> " + fPacked + "_storage = std::vector<float>(" +
+                std::to_string(Planes().PackedFloats() + kAlignmentSlack) + ");\nconst float *" + fPacked + " = " +
+                AlignedStart(fPacked + "_storage") + ";\n";
       return "std::vector<float> " + buffer + " = std::vector<float>(" + std::to_string(total) + ");\nfloat *fVec_op_" +
              opName + "_work = " + AlignedStart(buffer) + ";\n" + Gemm().MemberCode(fPacked);
    }
@@ -127,6 +137,9 @@ public:
    std::string GenerateInitCode() override
    {
       const std::string bias = fSpec.b.empty() ? "" : "tensor_" + fSpec.b;
+      if (UsePlanes())
+         return "   {\n      float *sp_dst = " + AlignedStart(fPacked + "_storage") + ";\n" +
+                Planes().PackCode("sp_dst", "tensor_" + fSpec.w, bias, "      ") + "   }\n";
       // im2row: W (OC x C*KH*KW) is the GEMM's right operand transposed: element (k, o) at
       // W[o * depth + k].
       if (!Direct())
@@ -145,6 +158,8 @@ public:
 
    std::string Generate(std::string opName) override
    {
+      if (UsePlanes())
+         return GeneratePlanes(opName);
       const size_t hw = fOutH * fOutW, imageSize = fChannels * fHeight * fWidth;
       const size_t rows = fHeight + fPadTop + fPadBottom, cols = fWidth + fPadLeft + fPadRight;
       const std::string in = "      ";
@@ -231,6 +246,31 @@ public:
    }
 
 private:
+   // One image after the other through ConvPlanes: NCHW in and out, no transposes.
+   std::string GeneratePlanes(const std::string &opName) const
+   {
+      const size_t imageSize = fChannels * fHeight * fWidth, outSize = fOutChannels * fOutH * fOutW;
+      ConvPlanesCall call;
+      call.image = "tensor_" + fSpec.x + " + sp_n * " + std::to_string(imageSize);
+      call.out = "tensor_" + fSpec.y + " + sp_n * " + std::to_string(outSize);
+      if (!fSpec.residual.empty())
+         call.residual = "tensor_" + fSpec.residual + " + sp_n * " + std::to_string(outSize);
+      call.relu = fSpec.relu;
+      call.planes = "this->fVec_op_" + opName + "_work";
+      call.packed = "this->" + fPacked;
+      call.bias = !fSpec.b.empty();
+      call.indent = "      ";
+      return "   // SofiePyTorch Conv: " + std::to_string(fChannels) + "x" + std::to_string(fHeight) + "x" +
+             std::to_string(fWidth) + " -> " + std::to_string(fOutChannels) + "x" + std::to_string(fOutH) + "x" +
+             std::to_string(fOutW) + ", kernel " + std::to_string(fKernelH) + "x" + std::to_string(fKernelW) +
+             "\n   for (size_t sp_n = 0; sp_n < " + fBatch.GetVal() + "; ++sp_n)\n" + Planes().ImageCode(call);
+   }
+   bool UsePlanes() const { return Direct() && fOutChannels <= ConvPlanes::kMaxOutChannels; }
+   ConvPlanes Planes() const
+   {
+      return ConvPlanes({fChannels, fHeight, fWidth, fOutChannels, fKernelH, fKernelW, fPadTop, fPadBottom, fPadLeft,
+                         fPadRight});
+   }
    size_t Depth() const { return fChannels * fKernelH * fKernelW; }
    size_t PaddedImage() const { return fChannels * (fHeight + fPadTop + fPadBottom) * (fWidth + fPadLeft + fPadRight); }
    // Stride 1: the GEMM reads the taps from the padded NHWC image (PackedGemmCall::runs);

@@ -25,14 +25,6 @@ constexpr std::size_t kMaxTileRows = 8;
 // Floats of one accumulator chunk of the register tile: one AVX-512 register.
 constexpr std::size_t kChunk = 16;
 
-// sp_fma(x, y, z) = x * y + z: one instruction where the target has FMA. (-std=c++17 turns
-// off g++'s contraction of a*b+c; std::fma without FMA hardware is a slow library call.)
-std::string FmaLambda(const std::string &in)
-{
-   return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
-          "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
-}
-
 // The tile heights the generated code can reach: with a constant row count, each target's
 // full tile and its remainder (a third of the code for the zoo's convolutions, and of
 // g++'s time on it); every height otherwise.
@@ -214,6 +206,12 @@ void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::s
 }
 
 } // namespace
+
+std::string FmaLambda(const std::string &in)
+{
+   return in + "auto sp_fma = [](float x, float y, float z) {\n#if defined(__FMA__)\n" + in +
+          "   return std::fma(x, y, z);\n#else\n" + in + "   return x * y + z;\n#endif\n" + in + "};\n";
+}
 
 PackedGemm::PackedGemm(std::size_t k, std::size_t n, bool dotProducts) : fK(k), fN(n), fDotProducts(dotProducts)
 {

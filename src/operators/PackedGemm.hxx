@@ -58,6 +58,11 @@ struct PackedGemmCall {
    std::vector<std::pair<std::size_t, std::size_t>> runs;
 };
 
+/// C++ source declaring sp_fma(x, y, z) = x * y + z: one instruction where the target has
+/// FMA. (-std=c++17 turns off g++'s contraction of a*b+c; std::fma without FMA hardware is a
+/// slow library call.) Needs <cmath>.
+std::string FmaLambda(const std::string &indent);
+
 class PackedGemm {
 public:
    /// W is k x n (k, n >= 1). `dotProducts`: allow the narrow layout (see Narrow); calls

@@ -90,6 +90,56 @@ def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
     compare(got, expected)  # rtol 1e-4, atol 1e-5
 
 
+class _WideThenNarrowConv(torch.nn.Module):
+    """Two stride-1 convolutions on odd sizes: 72 output channels (Conv.cxx's packed GEMM
+    on a padded NHWC copy), then 5 (ConvPlanes, vectorised along the 35 pixels: partial
+    vectors and a partial group of output channels), + the first's output sliced, ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = torch.nn.Conv2d(3, 72, 3, padding=1)
+        self.narrow = torch.nn.Conv2d(72, 5, (3, 2), padding=(1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.wide(x))
+        return torch.relu(self.narrow(y)[..., :7] + y[:, :5])
+
+
+# One flag set per code path of the generated convolutions and products: SSE (no -march),
+# AVX2, and the machine's own (AVX-512 here).
+TARGETS = [("-O2",), ("-O3", "-mavx2", "-mfma"), ("-O3", "-march=native")]
+
+
+@pytest.mark.parametrize("flags", TARGETS, ids=["sse", "avx2", "native"])
+def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
+    import sofie_pytorch
+
+    torch.manual_seed(0)
+    # With a kernel wider than the image, padded unevenly ('same', kernel 4 on 1 column):
+    # kernel columns that read only padding.
+    modules = {"wide_narrow": (_WideThenNarrowConv().eval(), torch.randn(2, 3, 5, 7)),
+               "wide_kernel": (torch.nn.Conv1d(2, 3, 4, padding="same").eval(),
+                               torch.randn(2, 2, 1))}
+    inputs, expected = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's note on 'same' with an even kernel
+        for name, (module, x) in modules.items():
+            torch.jit.save(torch.jit.script(module), str(tmp_path / f"{name}.pt"))
+            model = sofie_pytorch.parse(tmp_path / f"{name}.pt", input_shapes=[list(x.shape)])
+            model.Generate()
+            model.OutputGenerated(str(tmp_path / f"{name}.hxx"))
+            inputs[name] = [x.numpy()]
+            with torch.no_grad():
+                expected[name] = [module(x).numpy()]
+    code = (tmp_path / "wide_narrow.hxx").read_text()
+    assert "PackedGemm" in code and "ConvPlanes" in code
+    assert "ConvPlanes" in (tmp_path / "wide_kernel.hxx").read_text()
+    got = compile_and_run_many(tmp_path, inputs, flags=flags)
+    for name in modules:
+        assert not isinstance(got[name], str), got[name]
+        compare(got[name], expected[name])
+
+
 class _Sequence(torch.nn.Module):
     """A recurrent layer's full output sequence (batch first)."""
 

@@ -117,7 +117,9 @@ def _probe(module: torch.jit.ScriptModule, graph: torch._C.Graph, values: list,
     probe.makeMultiOutputIntoTuple()
     function = torch._C._create_function_from_graph("sofie_pytorch_probe", probe)
     results = []
-    with torch.no_grad():
+    # Each probe runs once per example set: the profiling executor's optimisation of the
+    # probe's graph would cost more than the runs themselves.
+    with torch.no_grad(), torch.jit.optimized_execution(False):
         for inputs in example_sets:
             results.append(list(function(module._c, *inputs)[n_outputs:]))
     return results
