@@ -14,6 +14,7 @@
 #include "NodeReading.hxx"
 #include "Operators.hxx"
 #include "PackedGemm.hxx"
+#include "ShapeCode.hxx"
 
 #include "SOFIE/RModel.hxx"
 #include "SOFIE/SOFIE_common.hxx"
@@ -62,17 +63,9 @@ public:
       if (!fB.empty() && ConvertShapeToLength(model.GetTensorShape(fB)) != n)
          throw std::runtime_error(what + "the bias " + fB + " must have one value per output column");
       fGemm = std::make_unique<PackedGemm>(k, n);
-      // The rows: the product of A's leading dimensions, as C++ (some may be parameters).
-      // A plain number when all are fixed: the GEMM then generates only the tiles it uses.
-      size_t fixed = 1;
-      std::string params;
-      for (size_t i = 0; i + 1 < a.size(); ++i) {
-         if (a[i].isParam)
-            params += " * static_cast<std::size_t>(" + a[i].param + ")";
-         else
-            fixed *= a[i].dim;
-      }
-      fRows = std::to_string(fixed) + params;
+      // The rows: A's leading dimensions. A plain number when all are fixed: the GEMM then
+      // generates only the tiles it uses.
+      fRows = RowsOf(a);
       std::vector<Dim> y(a.begin(), a.end() - 1);
       y.emplace_back(Dim{n});
       if (!model.CheckIfTensorAlreadyExist(fY))

@@ -22,7 +22,6 @@
 #include "SOFIE/SOFIE_common.hxx"
 
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -48,17 +47,6 @@ struct OpInfo {
    std::string (*emit)(const Args &a, const Params &p);
 };
 
-std::string Lit(float v)
-{
-   if (std::isnan(v))
-      return "std::numeric_limits<float>::quiet_NaN()";
-   if (std::isinf(v))
-      return v > 0 ? "std::numeric_limits<float>::infinity()" : "(-std::numeric_limits<float>::infinity())";
-   char text[64];
-   std::snprintf(text, sizeof text, "%af", static_cast<double>(v)); // exact (hexadecimal, C++17)
-   return std::string("(") + text + ")";
-}
-
 std::string Call(const char *f, const std::string &x)
 {
    return std::string(f) + "(" + x + ")";
@@ -72,7 +60,7 @@ std::string Binary(const Args &a, const char *op)
 // The ELU family's negative branch, computed unconditionally and then selected.
 std::string EluOf(const std::string &x, float alpha)
 {
-   return "sp_select(" + x + " > 0.0f, " + x + ", " + Lit(alpha) + " * (sp_exp(" + x + ") - 1.0f))";
+   return "sp_select(" + x + " > 0.0f, " + x + ", " + FloatLiteral(alpha) + " * (sp_exp(" + x + ") - 1.0f))";
 }
 
 // Shared with fusion.py (FUSIBLE): the op types, their operand and parameter counts.
@@ -109,21 +97,21 @@ const OpInfo kOps[] = {
     [](const Args &a, const Params &) { return "static_cast<float>((" + a[0] + " > 0.0f) - (" + a[0] + " < 0.0f))"; }},
    {"Relu", 1, 0, Result::kFirst, [](const Args &a, const Params &) { return "std::max(" + a[0] + ", 0.0f)"; }},
    {"LeakyRelu", 1, 1, Result::kFirst,
-    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + a[0] + " * " + Lit(p[0]) + ")"; }},
+    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + a[0] + " * " + FloatLiteral(p[0]) + ")"; }},
    {"ThresholdedRelu", 1, 1, Result::kFirst,
-    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > " + Lit(p[0]) + ", " + a[0] + ", 0.0f)"; }},
+    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > " + FloatLiteral(p[0]) + ", " + a[0] + ", 0.0f)"; }},
    {"Elu", 1, 1, Result::kFirst, [](const Args &a, const Params &p) { return EluOf(a[0], p[0]); }},
-   {"Selu", 1, 2, Result::kFirst, [](const Args &a, const Params &p) { return "(" + Lit(p[1]) + " * " + EluOf(a[0], p[0]) + ")"; }},
+   {"Selu", 1, 2, Result::kFirst, [](const Args &a, const Params &p) { return "(" + FloatLiteral(p[1]) + " * " + EluOf(a[0], p[0]) + ")"; }},
    {"Celu", 1, 1, Result::kFirst,
     [](const Args &a, const Params &p) {
-       return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + Lit(p[0]) + " * (sp_exp(" + a[0] + " / " + Lit(p[0]) + ") - 1.0f))";
+       return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + FloatLiteral(p[0]) + " * (sp_exp(" + a[0] + " / " + FloatLiteral(p[0]) + ") - 1.0f))";
     }},
    {"HardSigmoid", 1, 2, Result::kFirst,
-    [](const Args &a, const Params &p) { return "std::max(0.0f, std::min(1.0f, " + Lit(p[0]) + " * " + a[0] + " + " + Lit(p[1]) + "))"; }},
+    [](const Args &a, const Params &p) { return "std::max(0.0f, std::min(1.0f, " + FloatLiteral(p[0]) + " * " + a[0] + " + " + FloatLiteral(p[1]) + "))"; }},
    {"HardSwish", 1, 0, Result::kFirst,
     [](const Args &a, const Params &) { return "(" + a[0] + " * std::max(0.0f, std::min(1.0f, " + a[0] + " * (0x1.555556p-3f) + 0.5f)))"; }},
    {"Clip", 1, 2, Result::kFirst,
-    [](const Args &a, const Params &p) { return "std::min(std::max(" + a[0] + ", " + Lit(p[0]) + "), " + Lit(p[1]) + ")"; }},
+    [](const Args &a, const Params &p) { return "std::min(std::max(" + a[0] + ", " + FloatLiteral(p[0]) + "), " + FloatLiteral(p[1]) + ")"; }},
    {"Greater", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, ">"); }},
    {"Less", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, "<"); }},
    {"GreaterOrEqual", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, ">="); }},
@@ -363,7 +351,7 @@ private:
          return fP.constants[j] != 0 ? "true" : "false";
       if (type == ETensorType::INT64)
          return "std::int64_t(" + std::to_string(static_cast<long long>(fP.constants[j])) + ")";
-      return Lit(fP.constants[j]);
+      return FloatLiteral(fP.constants[j]);
    }
 
    std::string Index(const std::vector<std::string> &strides) const

@@ -1,5 +1,8 @@
 #include "GeneratedMath.hxx"
 
+#include <cmath>
+#include <cstdio>
+
 namespace SOFIE {
 namespace PyTorch {
 namespace operators {
@@ -16,6 +19,17 @@ std::string Indented(const char *const (&lines)[N], const std::string &indent)
 }
 
 } // namespace
+
+std::string FloatLiteral(float v)
+{
+   if (std::isnan(v))
+      return "std::numeric_limits<float>::quiet_NaN()";
+   if (std::isinf(v))
+      return v > 0 ? "std::numeric_limits<float>::infinity()" : "(-std::numeric_limits<float>::infinity())";
+   char text[64];
+   std::snprintf(text, sizeof text, "%af", static_cast<double>(v)); // exact (hexadecimal, C++17)
+   return std::string("(") + text + ")";
+}
 
 std::string ActivationLambdas(const std::string &indent)
 {

@@ -13,6 +13,10 @@ namespace SOFIE {
 namespace PyTorch {
 namespace operators {
 
+/// A float constant as C++ source, exact (hexadecimal), NaN and infinities included (those
+/// need <limits>).
+std::string FloatLiteral(float v);
+
 /// C++ source declaring the lambdas sp_exp, sp_sigmoid and sp_tanh (float -> float),
 /// each line starting with `indent`. Needs <cmath>, <cstdint> and <cstring>.
 std::string ActivationLambdas(const std::string &indent);
