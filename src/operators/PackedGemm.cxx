@@ -73,6 +73,12 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
    return merged;
 }
 
+// The stored value: the call's epilogue applied to `value`, C's element `at`.
+std::string Epilogue(const PackedGemmCall &call, const std::string &value, const std::string &at)
+{
+   return call.epilogue.empty() ? value : call.epilogue + "(" + value + ", " + at + ")";
+}
+
 // The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
 // first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
 // unrolled here, in the source, each with its own accumulator array: with one 2-D array
@@ -146,10 +152,11 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
       std::string sum = acc(r, 0) + "[sp_j]";
       for (std::size_t s = 1; s < split; ++s)
          sum += " + " + acc(r, s) + "[sp_j]";
-      out << i3 << "const float sp_v" << r << " = " << sum << ";\n"
+      const std::string v = "sp_v" + std::to_string(r);
+      out << i3 << "const float " << v << " = " << sum << ";\n"
           << i3 << "sp_ci[" << r << " * sp_ldc + sp_j] = "
-          << (call.relu ? "sp_v" + std::to_string(r) + " > 0.0f ? sp_v" + std::to_string(r) + " : 0.0f"
-                        : "sp_v" + std::to_string(r))
+          << Epilogue(call, call.relu ? v + " > 0.0f ? " + v + " : 0.0f" : v,
+                      "(sp_i + " + std::to_string(r) + ") * sp_ldc + sp_p * " + std::to_string(nr) + " + sp_j")
           << ";\n";
    }
    out << i2 << "}\n" << in << "   };\n";
@@ -256,7 +263,8 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
       out << in << "         sp_v += sp_w[" << fN * kp << " + sp_n];\n";
    if (call.accumulate)
       out << in << "         sp_v += sp_ci[sp_n];\n";
-   out << in << "         sp_ci[sp_n] = " << (call.relu ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+   out << in << "         sp_ci[sp_n] = "
+       << Epilogue(call, call.relu ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v", "sp_i * sp_ldc + sp_n") << ";\n"
        << in << "      }\n"
        << in << "   }\n"
        << in << "}\n";

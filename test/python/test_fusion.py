@@ -263,3 +263,49 @@ def test_tensors_read_by_subgraphs_stay_tensors():
         [("x", F, [2]), ("c", TensorProto.BOOL, [])], [("y", F, [2]), ("z", F, [2])])
     assert _fuse(model) == 1
     assert "a" in _fused_nodes(model)[0].output
+
+
+# ---- Element-wise groups applied in a dense layer's epilogue (fold_into_dense)
+
+def test_gelu_and_residual_add_fold_into_the_dense_layers(tmp_path):
+    """The coverage case (compared with Torch there, batch size chosen at run time): no
+    element-wise node is left, the LayerNorm and both products run on our operators."""
+    ops = _traced_ops("prenorm_block", tmp_path)
+    assert ops == {"SofiePyTorchLayerNorm", "SofiePyTorchDense"}, ops
+
+
+def _dense_then(nodes, readers_of_h: int = 1) -> onnx.ModelProto:
+    """x (4, 3) . W (3, 5) = h, then `nodes` reading h (and r, of h's shape, or s, a row)."""
+    w = numpy_helper.from_array(np.ones((3, 5), dtype=np.float32), "W")
+    extra = [helper.make_node("Neg", ["h"], ["z"])] if readers_of_h > 1 else []
+    outputs = [("y", F, [4, 5])] + ([("z", F, [4, 5])] if extra else [])
+    model = _model([helper.make_node("MatMul", ["x", "W"], ["h"]), *nodes, *extra],
+                   [("x", F, [4, 3]), ("r", F, [4, 5]), ("s", F, [1, 5])], outputs, [w])
+    from sofie_pytorch.graph import fast_operators
+
+    info = fusion.TensorInfo.of(model)
+    assert fast_operators.apply(model, {fast_operators.DENSE_OP}) == 1
+    fusion.apply(model, {FUSED}, info)
+    return model
+
+
+def test_a_group_reading_a_dense_result_and_a_tensor_of_its_shape_folds_in():
+    model = _dense_then([helper.make_node("Erf", ["h"], ["e"]),
+                         helper.make_node("Add", ["e", "r"], ["y"])])
+    (node,) = model.graph.node
+    assert node.op_type == "SofiePyTorchDense" and list(node.output) == ["y"]
+    assert list(node.input) == ["x", "W", "", "r"]  # no bias; then the group's other tensor
+    assert [s.decode() for s in _attr(node, "ops")] == ["Erf", "Add"]
+    assert _attr(node, "result_input") == 0
+
+
+@pytest.mark.parametrize(("nodes", "readers"), [
+    ([helper.make_node("Add", ["h", "r"], ["y"])], 2),  # h is read elsewhere too
+    ([helper.make_node("Add", ["h", "s"], ["y"])], 1),  # s is broadcast along the rows
+])
+def test_groups_the_epilogue_cannot_take_stay_element_wise_nodes(nodes, readers):
+    model = _dense_then(nodes, readers)
+    dense, *rest = model.graph.node
+    assert dense.op_type == "SofiePyTorchDense" and list(dense.output) == ["h"]
+    assert not any(a.name == "ops" for a in dense.attribute)
+    assert "y" in {o for n in rest for o in n.output}
