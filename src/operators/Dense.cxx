@@ -134,8 +134,8 @@ public:
       const std::string head = "   // SofiePyTorch Dense: " + fA + " -> " + fY + "\n";
       if (!fEpilogue)
          return head + fGemm->CallCode(call);
-      // The element-wise program, applied to each result as the GEMM stores it: while the
-      // tile is still in registers, instead of a second pass over Y.
+      // The element-wise program, applied by the GEMM to each panel of Y it has just
+      // written (in L1), instead of a second operator's pass over Y and its own buffer.
       const std::string in = "      ";
       std::string code = head + "   {\n" + ActivationLambdas(in) + ElementwiseLambdas(in) + in +
                          "auto sp_epilogue = [&](float sp_result, std::size_t sp_at) -> float {\n";

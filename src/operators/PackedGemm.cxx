@@ -154,9 +154,7 @@ void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t row
          sum += " + " + acc(r, s) + "[sp_j]";
       const std::string v = "sp_v" + std::to_string(r);
       out << i3 << "const float " << v << " = " << sum << ";\n"
-          << i3 << "sp_ci[" << r << " * sp_ldc + sp_j] = "
-          << Epilogue(call, call.relu ? v + " > 0.0f ? " + v + " : 0.0f" : v,
-                      "(sp_i + " + std::to_string(r) + ") * sp_ldc + sp_p * " + std::to_string(nr) + " + sp_j")
+          << i3 << "sp_ci[" << r << " * sp_ldc + sp_j] = " << (call.relu ? v + " > 0.0f ? " + v + " : 0.0f" : v)
           << ";\n";
    }
    out << i2 << "}\n" << in << "   };\n";
@@ -321,6 +319,15 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
           << in << "         sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ");\n"
           << in << "      if (sp_i < sp_m)\n"
           << in << "         sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ");\n";
+      // The epilogue over the panel's part of C, still in L1, once per panel rather than in
+      // every tile's store: written into each tile (6 rows, 3 tile heights), a GELU made the
+      // function so large that g++ outlined a tile and kept its accumulators on the stack.
+      if (!call.epilogue.empty())
+         out << in << "      for (std::size_t sp_r = 0; sp_r < sp_m; ++sp_r)\n"
+             << in << "         for (std::size_t sp_j = 0; sp_j < " << cols << "; ++sp_j) {\n"
+             << in << "            const std::size_t sp_at = sp_r * sp_ldc + " << p << " * " << fNR << " + sp_j;\n"
+             << in << "            sp_c[sp_at] = " << Epilogue(call, "sp_c[sp_at]", "sp_at") << ";\n"
+             << in << "         }\n";
    };
    if (Panels() > 1 || lastCols == fNR) {
       const std::size_t full = lastCols == fNR ? Panels() : Panels() - 1;

@@ -49,8 +49,9 @@ struct PackedGemmCall {
    bool accumulate = false; ///< C += A.W [+ bias] instead of C = A.W [+ bias]
    bool relu = false;     ///< max(., 0) on the result (after the accumulation)
    /// "" or the name of a callable (float value, std::size_t at) -> float that the caller
-   /// declared before the call: applied to each result (after the ReLU) as it is stored,
-   /// `at` = row * ldc + column of C. (Dense: a fused element-wise program.)
+   /// declared before the call: applied to each result (after the ReLU), `at` = row * ldc +
+   /// column of C, on each panel's columns once all its tiles are stored (still in L1), or
+   /// on each row of a narrow product. (Dense: a fused element-wise program.)
    std::string epilogue;
    std::string indent = "   ";
    /// A's K columns in runs of (count, offset from the row's start), in order: A's column

@@ -22,7 +22,8 @@ a bias ``Add`` and a ``Relu`` after one of its dense layers, become part of it
 (``fold_epilogues``): applied in the GEMM's epilogue. After it, a fused group that is the
 only reader of a dense layer's result (a GELU, a residual ``Add``) is applied in that
 layer's epilogue too, when its other tensors have the result's shape (``fold_into_dense``):
-the GEMM computes it on each tile before storing it, and the pass over the buffer is gone.
+the GEMM applies it to each panel of its result while that is in L1, and the group's own
+buffer and pass are gone.
 """
 
 from __future__ import annotations
