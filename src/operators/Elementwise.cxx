@@ -14,6 +14,7 @@
 // Softplus or masked_fill reach it as chains of 5-10 such nodes. Here the chain is one
 // loop whose transcendental functions are the vectorisable float versions of
 // GeneratedMath, and whose selections evaluate both sides first (see sp_select).
+#include "ElementwiseProgram.hxx"
 #include "GeneratedMath.hxx"
 #include "NodeReading.hxx"
 #include "Operators.hxx"
@@ -22,7 +23,6 @@
 #include "SOFIE/SOFIE_common.hxx"
 
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -48,17 +48,6 @@ struct OpInfo {
    std::string (*emit)(const Args &a, const Params &p);
 };
 
-std::string Lit(float v)
-{
-   if (std::isnan(v))
-      return "std::numeric_limits<float>::quiet_NaN()";
-   if (std::isinf(v))
-      return v > 0 ? "std::numeric_limits<float>::infinity()" : "(-std::numeric_limits<float>::infinity())";
-   char text[64];
-   std::snprintf(text, sizeof text, "%af", static_cast<double>(v)); // exact (hexadecimal, C++17)
-   return std::string("(") + text + ")";
-}
-
 std::string Call(const char *f, const std::string &x)
 {
    return std::string(f) + "(" + x + ")";
@@ -72,7 +61,7 @@ std::string Binary(const Args &a, const char *op)
 // The ELU family's negative branch, computed unconditionally and then selected.
 std::string EluOf(const std::string &x, float alpha)
 {
-   return "sp_select(" + x + " > 0.0f, " + x + ", " + Lit(alpha) + " * (sp_exp(" + x + ") - 1.0f))";
+   return "sp_select(" + x + " > 0.0f, " + x + ", " + FloatLiteral(alpha) + " * (sp_exp(" + x + ") - 1.0f))";
 }
 
 // Shared with fusion.py (FUSIBLE): the op types, their operand and parameter counts.
@@ -109,21 +98,21 @@ const OpInfo kOps[] = {
     [](const Args &a, const Params &) { return "static_cast<float>((" + a[0] + " > 0.0f) - (" + a[0] + " < 0.0f))"; }},
    {"Relu", 1, 0, Result::kFirst, [](const Args &a, const Params &) { return "std::max(" + a[0] + ", 0.0f)"; }},
    {"LeakyRelu", 1, 1, Result::kFirst,
-    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + a[0] + " * " + Lit(p[0]) + ")"; }},
+    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + a[0] + " * " + FloatLiteral(p[0]) + ")"; }},
    {"ThresholdedRelu", 1, 1, Result::kFirst,
-    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > " + Lit(p[0]) + ", " + a[0] + ", 0.0f)"; }},
+    [](const Args &a, const Params &p) { return "sp_select(" + a[0] + " > " + FloatLiteral(p[0]) + ", " + a[0] + ", 0.0f)"; }},
    {"Elu", 1, 1, Result::kFirst, [](const Args &a, const Params &p) { return EluOf(a[0], p[0]); }},
-   {"Selu", 1, 2, Result::kFirst, [](const Args &a, const Params &p) { return "(" + Lit(p[1]) + " * " + EluOf(a[0], p[0]) + ")"; }},
+   {"Selu", 1, 2, Result::kFirst, [](const Args &a, const Params &p) { return "(" + FloatLiteral(p[1]) + " * " + EluOf(a[0], p[0]) + ")"; }},
    {"Celu", 1, 1, Result::kFirst,
     [](const Args &a, const Params &p) {
-       return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + Lit(p[0]) + " * (sp_exp(" + a[0] + " / " + Lit(p[0]) + ") - 1.0f))";
+       return "sp_select(" + a[0] + " > 0.0f, " + a[0] + ", " + FloatLiteral(p[0]) + " * (sp_exp(" + a[0] + " / " + FloatLiteral(p[0]) + ") - 1.0f))";
     }},
    {"HardSigmoid", 1, 2, Result::kFirst,
-    [](const Args &a, const Params &p) { return "std::max(0.0f, std::min(1.0f, " + Lit(p[0]) + " * " + a[0] + " + " + Lit(p[1]) + "))"; }},
+    [](const Args &a, const Params &p) { return "std::max(0.0f, std::min(1.0f, " + FloatLiteral(p[0]) + " * " + a[0] + " + " + FloatLiteral(p[1]) + "))"; }},
    {"HardSwish", 1, 0, Result::kFirst,
     [](const Args &a, const Params &) { return "(" + a[0] + " * std::max(0.0f, std::min(1.0f, " + a[0] + " * (0x1.555556p-3f) + 0.5f)))"; }},
    {"Clip", 1, 2, Result::kFirst,
-    [](const Args &a, const Params &p) { return "std::min(std::max(" + a[0] + ", " + Lit(p[0]) + "), " + Lit(p[1]) + ")"; }},
+    [](const Args &a, const Params &p) { return "std::min(std::max(" + a[0] + ", " + FloatLiteral(p[0]) + "), " + FloatLiteral(p[1]) + ")"; }},
    {"Greater", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, ">"); }},
    {"Less", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, "<"); }},
    {"GreaterOrEqual", 2, 0, Result::kBool, [](const Args &a, const Params &) { return Binary(a, ">="); }},
@@ -164,6 +153,30 @@ std::string LocalType(ETensorType t)
    return t == ETensorType::BOOL ? "bool" : t == ETensorType::INT64 ? "std::int64_t" : "float";
 }
 
+std::vector<std::string> Strings(const onnx::NodeProto &node, const std::string &name)
+{
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == name)
+         return node.attribute(i).strings();
+   return {};
+}
+
+std::vector<float> Floats(const onnx::NodeProto &node, const std::string &name)
+{
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == name)
+         return node.attribute(i).floats();
+   return {};
+}
+
+std::vector<int64_t> Ints(const onnx::NodeProto &node, const std::string &name)
+{
+   for (int i = 0; i < node.attribute_size(); ++i)
+      if (node.attribute(i).name() == name)
+         return node.attribute(i).ints();
+   return {};
+}
+
 bool IsNumber(const std::string &s)
 {
    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
@@ -181,15 +194,9 @@ std::string Times(const std::string &a, const std::string &b)
    return "(" + a + " * " + b + ")";
 }
 
-struct Program {
-   std::vector<std::string> inputs, outputs;
-   std::vector<std::string> ops;
-   std::vector<int64_t> args, outputValues, constantTypes;
-   std::vector<float> params, constants;
-};
+} // namespace
 
-// The type of every value: the inputs' types, then each op's result.
-std::vector<ETensorType> ValueTypes(const Program &p, std::vector<ETensorType> types)
+std::vector<ETensorType> ElementwiseValueTypes(const ElementwiseProgram &p, std::vector<ETensorType> types)
 {
    size_t arg = 0, param = 0;
    auto operand = [&](int64_t id) {
@@ -227,9 +234,63 @@ std::vector<ETensorType> ValueTypes(const Program &p, std::vector<ETensorType> t
    return types;
 }
 
+std::string ElementwiseBody(const ElementwiseProgram &p, const std::vector<ETensorType> &types, const std::string &indent)
+{
+   // An operand: an earlier value, or a constant written into the code.
+   auto operand = [&](int64_t id) -> std::string {
+      if (id >= 0)
+         return "sp_v" + std::to_string(id);
+      const size_t j = static_cast<size_t>(-id - 1);
+      const ETensorType type = FromOnnx(p.constantTypes[j]);
+      if (type == ETensorType::BOOL)
+         return p.constants[j] != 0 ? "true" : "false";
+      if (type == ETensorType::INT64)
+         return "std::int64_t(" + std::to_string(static_cast<long long>(p.constants[j])) + ")";
+      return FloatLiteral(p.constants[j]);
+   };
+   std::ostringstream out;
+   const size_t nin = p.inputs.size();
+   size_t arg = 0, param = 0;
+   for (size_t i = 0; i < p.ops.size(); ++i) {
+      const OpInfo &op = Lookup(p.ops[i]);
+      Args a;
+      for (int j = 0; j < op.arity; ++j)
+         a.push_back(operand(p.args[arg + j]));
+      const Params params(p.params.begin() + param, p.params.begin() + param + op.params);
+      const ETensorType type = types[nin + i];
+      std::string expr;
+      if (op.emit)
+         expr = op.emit(a, params);
+      else if (type == ETensorType::BOOL) // Cast
+         expr = "(" + a[0] + " != 0)";
+      else
+         expr = "static_cast<" + LocalType(type) + ">(" + a[0] + ")";
+      out << indent << "const " << LocalType(type) << " sp_v" << nin + i << " = " << expr << ";\n";
+      arg += op.arity;
+      param += op.params;
+   }
+   return out.str();
+}
+
+ElementwiseProgram ReadElementwiseProgram(const onnx::NodeProto &node)
+{
+   ElementwiseProgram p;
+   p.ops = Strings(node, "ops");
+   p.args = Ints(node, "args");
+   p.params = Floats(node, "params");
+   p.constants = Floats(node, "constants");
+   p.constantTypes = Ints(node, "constant_types");
+   p.outputValues = Ints(node, "output_values");
+   if (p.constants.size() != p.constantTypes.size() || p.ops.empty())
+      throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") has a malformed element-wise program");
+   return p;
+}
+
+namespace {
+
 class Elementwise final : public ROperator {
 public:
-   explicit Elementwise(Program program) : fP(std::move(program))
+   explicit Elementwise(ElementwiseProgram program) : fP(std::move(program))
    {
       for (auto &name : fP.inputs)
          name = UTILITY::Clean_name(name);
@@ -252,7 +313,7 @@ public:
          types.push_back(model.GetTensorType(name));
          shapes.push_back(model.GetDimTensorShape(name));
       }
-      fTypes = ValueTypes(fP, types);
+      fTypes = ElementwiseValueTypes(fP, types);
       // The loop shape: all inputs broadcast together (numpy rules, sizes aligned right).
       size_t rank = 0;
       for (const auto &s : shapes)
@@ -312,25 +373,7 @@ public:
          out << indent << "const " << LocalType(fTypes[k]) << " sp_v" << k << " = "
              << (fTypes[k] == ETensorType::BOOL ? "(" + load + " != 0)" : load) << ";\n";
       }
-      size_t arg = 0, param = 0;
-      for (size_t i = 0; i < fP.ops.size(); ++i) {
-         const OpInfo &op = Lookup(fP.ops[i]);
-         Args a;
-         for (int j = 0; j < op.arity; ++j)
-            a.push_back(Operand(fP.args[arg + j]));
-         const Params p(fP.params.begin() + param, fP.params.begin() + param + op.params);
-         const ETensorType type = fTypes[nin + i];
-         std::string expr;
-         if (op.emit)
-            expr = op.emit(a, p);
-         else if (type == ETensorType::BOOL) // Cast
-            expr = "(" + a[0] + " != 0)";
-         else
-            expr = "static_cast<" + LocalType(type) + ">(" + a[0] + ")";
-         out << indent << "const " << LocalType(type) << " sp_v" << nin + i << " = " << expr << ";\n";
-         arg += op.arity;
-         param += op.params;
-      }
+      out << ElementwiseBody(fP, fTypes, indent);
       std::vector<std::string> contiguous(fLoop.size());
       std::string stride = "1";
       for (size_t d = fLoop.size(); d-- > 0;) {
@@ -353,19 +396,6 @@ public:
    }
 
 private:
-   std::string Operand(int64_t id) const
-   {
-      if (id >= 0)
-         return "sp_v" + std::to_string(id);
-      const size_t j = static_cast<size_t>(-id - 1);
-      const ETensorType type = FromOnnx(fP.constantTypes[j]);
-      if (type == ETensorType::BOOL)
-         return fP.constants[j] != 0 ? "true" : "false";
-      if (type == ETensorType::INT64)
-         return "std::int64_t(" + std::to_string(static_cast<long long>(fP.constants[j])) + ")";
-      return Lit(fP.constants[j]);
-   }
-
    std::string Index(const std::vector<std::string> &strides) const
    {
       std::string index;
@@ -404,52 +434,22 @@ private:
             s.push_back("0");
    }
 
-   Program fP;
+   ElementwiseProgram fP;
    std::vector<ETensorType> fTypes;
    std::vector<Dim> fLoop;
    std::vector<std::vector<std::string>> fStrides;
 };
 
-std::vector<std::string> Strings(const onnx::NodeProto &node, const std::string &name)
-{
-   for (int i = 0; i < node.attribute_size(); ++i)
-      if (node.attribute(i).name() == name)
-         return node.attribute(i).strings();
-   return {};
-}
-
-std::vector<float> Floats(const onnx::NodeProto &node, const std::string &name)
-{
-   for (int i = 0; i < node.attribute_size(); ++i)
-      if (node.attribute(i).name() == name)
-         return node.attribute(i).floats();
-   return {};
-}
-
-std::vector<int64_t> Ints(const onnx::NodeProto &node, const std::string &name)
-{
-   for (int i = 0; i < node.attribute_size(); ++i)
-      if (node.attribute(i).name() == name)
-         return node.attribute(i).ints();
-   return {};
-}
-
 } // namespace
 
 std::unique_ptr<ROperator> ParseElementwise(RModelParser_ONNX &parser, const onnx::NodeProto &node)
 {
-   Program p;
+   ElementwiseProgram p = ReadElementwiseProgram(node);
    for (int i = 0; i < node.input_size(); ++i)
       p.inputs.push_back(node.input(i));
    for (int i = 0; i < node.output_size(); ++i)
       p.outputs.push_back(node.output(i));
-   p.ops = Strings(node, "ops");
-   p.args = Ints(node, "args");
-   p.params = Floats(node, "params");
-   p.constants = Floats(node, "constants");
-   p.constantTypes = Ints(node, "constant_types");
-   p.outputValues = Ints(node, "output_values");
-   if (p.outputValues.size() != p.outputs.size() || p.constants.size() != p.constantTypes.size() || p.ops.empty())
+   if (p.outputValues.size() != p.outputs.size())
       throw std::runtime_error("node " + node.name() + " (" + node.op_type() + ") is malformed");
    std::vector<ETensorType> types;
    for (const auto &name : p.inputs) {
@@ -458,7 +458,7 @@ std::unique_ptr<ROperator> ParseElementwise(RModelParser_ONNX &parser, const onn
                                   ", whose type is unknown");
       types.push_back(parser.GetTensorType(name));
    }
-   const auto values = ValueTypes(p, types);
+   const auto values = ElementwiseValueTypes(p, types);
    for (size_t i = 0; i < p.outputs.size(); ++i)
       if (!parser.IsRegisteredTensorType(p.outputs[i]))
          parser.RegisterTensorType(p.outputs[i], values[static_cast<size_t>(p.outputValues[i])]);

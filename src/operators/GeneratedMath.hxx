@@ -13,11 +13,15 @@ namespace SOFIE {
 namespace PyTorch {
 namespace operators {
 
+/// A float constant as C++ source, exact (hexadecimal), NaN and infinities included (those
+/// need <limits>).
+std::string FloatLiteral(float v);
+
 /// C++ source declaring the lambdas sp_exp, sp_sigmoid and sp_tanh (float -> float),
 /// each line starting with `indent`. Needs <cmath>, <cstdint> and <cstring>.
 std::string ActivationLambdas(const std::string &indent);
 
-/// C++ source declaring sp_erf and sp_softplus (float -> float, from sp_exp: declare
+/// C++ source declaring sp_erf and sp_softplus (float -> float; sp_softplus uses sp_exp: declare
 /// ActivationLambdas first) and sp_select(bool, x, y), which evaluates both of its operands
 /// before selecting, so that g++ if-converts the selection and vectorises the loop around
 /// it; every lambda of both sets is marked used. Needs <cmath> and <algorithm>.

@@ -19,6 +19,7 @@ const Entry kOperators[] = {
    {"SofiePyTorchRNN", ParseRNN},
    {"SofiePyTorchElementwise", ParseElementwise},
    {"SofiePyTorchDense", ParseDense},
+   {"SofiePyTorchLayerNorm", ParseLayerNorm},
 };
 
 } // namespace

@@ -22,6 +22,7 @@ std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::Node
 std::unique_ptr<ROperator> ParseRNN(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseElementwise(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 std::unique_ptr<ROperator> ParseDense(RModelParser_ONNX &parser, const onnx::NodeProto &node);
+std::unique_ptr<ROperator> ParseLayerNorm(RModelParser_ONNX &parser, const onnx::NodeProto &node);
 
 } // namespace operators
 } // namespace PyTorch

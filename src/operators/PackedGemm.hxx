@@ -49,8 +49,15 @@ struct PackedGemmCall {
    bool accumulate = false; ///< C += A.W [+ bias] instead of C = A.W [+ bias]
    bool relu = false;     ///< max(., 0) on the result (after the accumulation)
    /// Or a unary callable of the generated code (e.g. "sp_sigmoid") applied to each result
-   /// while it is still in a register ("": none).
+   /// while it is still in a register ("": none): for a small function (the LSTM's gates;
+   /// 8% faster than a pass after the product). Larger programs use `epilogue`: inlined into
+   /// every tile's store they made g++ spill the tile's accumulators.
    std::string activation;
+   /// "" or the name of a callable (float value, std::size_t at) -> float that the caller
+   /// declared before the call: applied to each result (after the ReLU), `at` = row * ldc +
+   /// column of C, on each panel's columns once all its tiles are stored (still in L1), or
+   /// on each row of a narrow product. (Dense: a fused element-wise program.)
+   std::string epilogue;
    std::string indent = "   ";
    /// A's K columns in runs of (count, offset from the row's start), in order: A's column
    /// k of the run starting at column s is at row + offset + (k - s). Empty: one run of K

@@ -221,6 +221,8 @@ case("layernorm", "normalization", "nn.LayerNorm", lambda: nn.LayerNorm(6), ((2,
 case("layernorm_dynamic_batch", "normalization", "Linear, LayerNorm, GELU with batch size -1",
      lambda: nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU()), ((6, 4),), extra={"dynamic_axis": 0})
 case("layernorm_2d", "normalization", "nn.LayerNorm([4, 5])", lambda: nn.LayerNorm([4, 5]), ((2, 4, 5),))
+case("layernorm_no_affine", "normalization", "nn.LayerNorm(20, elementwise_affine=False)",
+     lambda: nn.LayerNorm(20, elementwise_affine=False), ((3, 20),))
 case("groupnorm", "normalization", "nn.GroupNorm", lambda: nn.GroupNorm(2, 4), ((2, 4, 3, 3),))
 case("instancenorm", "normalization", "nn.InstanceNorm2d(affine=True)",
      lambda: nn.InstanceNorm2d(3, affine=True), ((2, 3, 4, 4),))
@@ -308,6 +310,18 @@ class Residual(nn.Module):
         return torch.relu(x + self.fc2(torch.relu(self.fc1(x))))
 
 
+class PreNorm(nn.Module):
+    """x + Linear(GELU(Linear(LayerNorm(x)))): the GELU and the residual Add are applied in
+    the dense layers' epilogues."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm, self.up, self.down = nn.LayerNorm(20), nn.Linear(20, 40), nn.Linear(40, 20)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.down(nn.functional.gelu(self.up(self.norm(x))))
+
+
 class Branches(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -339,6 +353,8 @@ class ResidualConv(nn.Module):
 
 case("residual", "graph", "skip connection (x + f(x))", Residual, ((2, 6),))
 case("residual_conv", "graph", "ResNet-style block", ResidualConv, ((1, 3, 6, 6),))
+case("prenorm_block", "graph", "pre-norm residual block (LayerNorm, GELU), batch size -1", PreNorm,
+     ((5, 20),), extra={"dynamic_axis": 0})
 case("branches_multi_output", "graph", "branches merged by add and cat, two outputs", Branches, ((2, 4),))
 case("shared_weights", "graph", "one layer used twice", Shared, ((2, 4),))
 case("three_inputs", "graph", "several inputs", fn(lambda _, a, b, c: a * b + c), ((2, 3), (2, 3), (1, 3)))

@@ -1,4 +1,5 @@
-"""The project's own LSTM, GRU, Conv and Dense operators (src/operators/, fast_operators.py).
+"""The project's own LSTM, GRU, Conv, Dense and LayerNorm operators (src/operators/,
+fast_operators.py).
 
 Their numbers are checked against Torch by every recurrent and convolution case of the
 coverage suite; here: which nodes they take and which they leave to the engine, the code
@@ -340,3 +341,25 @@ def test_relu_read_elsewhere_is_not_folded():
     assert fast_operators.apply(model, OURS) == 1
     assert fusion.fold_epilogues(model, info) == 0
     assert [n.op_type for n in model.graph.node] == [fast_operators.DENSE_OP, "Relu", "Neg"]
+
+
+# ---- LayerNorm (layer_norm.py, src/operators/LayerNorm.cxx): the coverage suite checks its
+# numbers (layernorm, layernorm_no_affine, layernorm_dynamic_batch, prenorm_block,
+# transformer cases); here, which nodes it takes (traced only, nothing compiled).
+
+@pytest.mark.parametrize(("name", "ours"), [
+    ("layernorm", True), ("layernorm_no_affine", True), ("layernorm_dynamic_batch", True),
+    ("layernorm_2d", False),  # normalised over two axes: the engine's
+])
+def test_layer_norm_over_the_last_axis_runs_on_our_operator(name, ours, tmp_path):
+    import ROOT
+    from sofie_pytorch import tracing
+
+    path, _, _ = save(name, tmp_path)
+    supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
+    shapes = [list(s) for s in CASES[name].shapes]
+    if CASES[name].extra.get("dynamic_axis") is not None:
+        shapes[0][CASES[name].extra["dynamic_axis"]] = -1
+    ops = [n.op_type for n in tracing.trace(str(path), shapes, None, supported).graph.graph.node]
+    assert (fast_operators.LAYER_NORM_OP in ops) == ours, ops
+    assert ("LayerNormalization" in ops) != ours, ops

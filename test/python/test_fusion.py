@@ -22,8 +22,9 @@ from torch import nn
 
 FUSED = fusion.FUSED_OP
 
-# Coverage cases whose element-wise chains must now be one fused node (and still match
-# Torch: run() compares the outputs).
+# Coverage cases whose element-wise chains must now be one fused node, or part of the dense
+# layer they follow (fold_into_dense), with no element-wise node of the engine left (and
+# still match Torch: the coverage suite compares the outputs).
 FUSED_CASES = ["gelu", "gelu_tanh", "mish", "softplus", "softplus_beta", "where", "erf",
                "selu", "celu", "layernorm_dynamic_batch"]
 
@@ -50,7 +51,7 @@ def _traced_ops(name: str, directory) -> set[str]:
 @pytest.mark.parametrize("name", FUSED_CASES)
 def test_coverage_cases_run_through_the_fused_operator(name, tmp_path):
     ops = _traced_ops(name, tmp_path)
-    assert FUSED in ops, ops
+    assert ops & {FUSED, "SofiePyTorchDense"} and not ops & set(fusion.FUSIBLE), ops
 
 
 class _Mixed(nn.Module):
@@ -127,6 +128,27 @@ def test_saturated_inputs_match_torch(tmp_path):
         expected = [_Saturating()(x).numpy()]
     for flags in FLAGS[1:]:
         compare(compile_and_run(tmp_path, "saturating", [x.numpy()], flags=flags), expected)
+
+
+class _Erf(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.erf(x)
+
+
+def test_erf_is_within_2e7_of_torch_everywhere(tmp_path):
+    """The generated erf (GeneratedMath.cxx, polynomial from tools/fit_erf.py) on a fine grid
+    through its whole range, the clamp at 3.92, infinities and NaN, at a tighter tolerance
+    than the suite's; with and without -march (vector and scalar code)."""
+    x = torch.linspace(-6.0, 6.0, 120001).reshape(1, -1)
+    x[0, :5] = torch.tensor([float("inf"), float("-inf"), float("nan"), 0.0, -0.0])
+    _convert(_Erf().eval(), [x], tmp_path, "erf_grid")
+    want = torch.erf(x.double()).numpy()
+    for flags in FLAGS[:2]:
+        (got,) = compile_and_run(tmp_path, "erf_grid", [x.numpy()], flags=flags)
+        got = got.reshape(want.shape)
+        assert np.isnan(got[0, 2]) and list(got[0, [0, 1, 3]]) == [1.0, -1.0, 0.0], got[0, :5]
+        finite = ~np.isnan(want)
+        assert np.abs(got[finite] - want[finite]).max() < 2e-7
 
 
 # ---- The pass on hand-made graphs
@@ -263,3 +285,49 @@ def test_tensors_read_by_subgraphs_stay_tensors():
         [("x", F, [2]), ("c", TensorProto.BOOL, [])], [("y", F, [2]), ("z", F, [2])])
     assert _fuse(model) == 1
     assert "a" in _fused_nodes(model)[0].output
+
+
+# ---- Element-wise groups applied in a dense layer's epilogue (fold_into_dense)
+
+def test_gelu_and_residual_add_fold_into_the_dense_layers(tmp_path):
+    """The coverage case (compared with Torch there, batch size chosen at run time): no
+    element-wise node is left, the LayerNorm and both products run on our operators."""
+    ops = _traced_ops("prenorm_block", tmp_path)
+    assert ops == {"SofiePyTorchLayerNorm", "SofiePyTorchDense"}, ops
+
+
+def _dense_then(nodes, readers_of_h: int = 1) -> onnx.ModelProto:
+    """x (4, 3) . W (3, 5) = h, then `nodes` reading h (and r, of h's shape, or s, a row)."""
+    w = numpy_helper.from_array(np.ones((3, 5), dtype=np.float32), "W")
+    extra = [helper.make_node("Neg", ["h"], ["z"])] if readers_of_h > 1 else []
+    outputs = [("y", F, [4, 5])] + ([("z", F, [4, 5])] if extra else [])
+    model = _model([helper.make_node("MatMul", ["x", "W"], ["h"]), *nodes, *extra],
+                   [("x", F, [4, 3]), ("r", F, [4, 5]), ("s", F, [1, 5])], outputs, [w])
+    from sofie_pytorch.graph import fast_operators
+
+    info = fusion.TensorInfo.of(model)
+    assert fast_operators.apply(model, {fast_operators.DENSE_OP}) == 1
+    fusion.apply(model, {FUSED}, info)
+    return model
+
+
+def test_a_group_reading_a_dense_result_and_a_tensor_of_its_shape_folds_in():
+    model = _dense_then([helper.make_node("Erf", ["h"], ["e"]),
+                         helper.make_node("Add", ["e", "r"], ["y"])])
+    (node,) = model.graph.node
+    assert node.op_type == "SofiePyTorchDense" and list(node.output) == ["y"]
+    assert list(node.input) == ["x", "W", "", "r"]  # no bias; then the group's other tensor
+    assert [s.decode() for s in _attr(node, "ops")] == ["Erf", "Add"]
+    assert _attr(node, "result_input") == 0
+
+
+@pytest.mark.parametrize(("nodes", "readers"), [
+    ([helper.make_node("Add", ["h", "r"], ["y"])], 2),  # h is read elsewhere too
+    ([helper.make_node("Add", ["h", "s"], ["y"])], 1),  # s is broadcast along the rows
+])
+def test_groups_the_epilogue_cannot_take_stay_element_wise_nodes(nodes, readers):
+    model = _dense_then(nodes, readers)
+    dense, *rest = model.graph.node
+    assert dense.op_type == "SofiePyTorchDense" and list(dense.output) == ["h"]
+    assert not any(a.name == "ops" for a in dense.attribute)
+    assert "y" in {o for n in rest for o in n.output}

@@ -19,6 +19,8 @@ weights laid out as they want them:
 
 * ``SofiePyTorchDense``: Gemm and MatMul with constant weights (dense_layers.py).
 
+* ``SofiePyTorchLayerNorm``: LayerNormalization over the last axis (layer_norm.py).
+
 The recurrent ones take the attribute ``hidden_size`` and run forward, in layout 0 (time
 first), with a fixed sequence length; the batch size may be chosen at run time
 (bidirectional LSTMs are split into forward ones earlier, in the rewrites package). Anything else
@@ -35,8 +37,9 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from . import dense_layers
+from . import dense_layers, layer_norm
 from .dense_layers import DENSE_OP
+from .layer_norm import LAYER_NORM_OP
 from .rewrites import Context
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ LSTM_OP = "SofiePyTorchLSTM"
 GRU_OP = "SofiePyTorchGRU"
 CONV_OP = "SofiePyTorchConv"
 RNN_OP = "SofiePyTorchRNN"
-OURS = (LSTM_OP, GRU_OP, CONV_OP, RNN_OP, DENSE_OP)
+OURS = (LSTM_OP, GRU_OP, CONV_OP, RNN_OP, DENSE_OP, LAYER_NORM_OP)
 
 _DEFAULT_ACTIVATIONS = {"LSTM": [b"Sigmoid", b"Tanh", b"Tanh"], "GRU": [b"Sigmoid", b"Tanh"],
                         "RNN": [b"Tanh"]}
@@ -194,6 +197,7 @@ _PASSES: dict[str, tuple[str, Callable[[onnx.NodeProto, Context], onnx.NodeProto
     "Conv": (CONV_OP, _conv),
     "Gemm": (DENSE_OP, dense_layers.gemm),
     "MatMul": (DENSE_OP, dense_layers.matmul),
+    "LayerNormalization": (LAYER_NORM_OP, layer_norm.layer_norm),
 }
 
 

@@ -15,11 +15,15 @@ or types are not known, results of another shape (reductions, broadcasts that gr
 tensor are fine: the loop runs over the output), and the patterns the engine fuses into
 its own operators (``Gemm``/``BatchNormalization`` + ``Relu``, ``MatMul`` + bias ``Add``).
 A lone node is fused only when its fused form is vectorised and the engine's is not
-(``_WORTH_ALONE``).
+(``_WORTH_ALONE``), or when it reads a dense layer's result.
 
 Before that, a residual ``Add`` and a ``Relu`` after one of the project's convolutions, and
 a bias ``Add`` and a ``Relu`` after one of its dense layers, become part of it
-(``fold_epilogues``): applied in the GEMM's epilogue.
+(``fold_epilogues``): applied in the GEMM's epilogue. After it, a fused group that is the
+only reader of a dense layer's result (a GELU, a residual ``Add``) is applied in that
+layer's epilogue too, when its other tensors have the result's shape (``fold_into_dense``):
+the GEMM applies it to each panel of its result while that is in L1, and the group's own
+buffer and pass are gone.
 """
 
 from __future__ import annotations
@@ -392,15 +396,64 @@ def apply(model: onnx.ModelProto, supported: Iterable[str], info: TensorInfo) ->
     for head, members in groups.members.items():
         if head not in plans:
             continue
-        if len(members) == 1 and graph.nodes[head].op_type not in _WORTH_ALONE:
+        if (len(members) == 1 and graph.nodes[head].op_type not in _WORTH_ALONE
+                and not _reads_dense(graph, head)):
             continue
         fused.append((members, _fused_node(graph, members, plans, head)))
     if not fused:
         return 0
     _replace(model.graph, graph, fused)
     drop_unread(model.graph, set(graph.constants))
-    log.debug("fused %d element-wise group(s)", len(fused))
+    folded = fold_into_dense(model, info)
+    log.debug("fused %d element-wise group(s), %d of them into dense layers", len(fused), folded)
     return len(fused)
+
+
+def _reads_dense(graph: _Graph, index: int) -> bool:
+    """Whether node `index` is the only reader of a dense layer's result."""
+    return any(graph.nodes[graph.producer[name]].op_type == DENSE_OP
+               and graph.only_reader(name, index)
+               for name in graph.nodes[index].input if name in graph.producer)
+
+
+def fold_into_dense(model: onnx.ModelProto, info: TensorInfo) -> int:
+    """Fused groups applied in the epilogue of the dense layer whose result they read (its
+    only reader); returns how many. The group's other tensors must be float tensors of the
+    result's shape (read at the result's index), computed before the dense layer, and the
+    group must compute one float tensor of that shape."""
+    graph = _Graph(model.graph)
+    gone: set[int] = set()
+    for i, node in enumerate(graph.nodes):
+        if node.op_type != FUSED_OP or len(node.output) != 1:
+            continue
+        out = node.output[0]
+        for k, name in enumerate(node.input):
+            d = graph.producer.get(name)
+            if d is None or d in gone or not graph.only_reader(name, i):
+                continue
+            dense = graph.nodes[d]
+            shape = info.shapes.get(name)
+            if (dense.op_type != DENSE_OP or any(a.name == "ops" for a in dense.attribute)
+                    or shape is None or info.shapes.get(out) != shape
+                    or info.types.get(out) != _FLOAT):
+                continue
+            others = [n for j, n in enumerate(node.input) if j != k]
+            if any(info.shapes.get(n) != shape or info.types.get(n) != _FLOAT
+                   or graph.producer.get(n, -1) >= d for n in others):
+                continue
+            dense.input.extend([""] * (3 - len(dense.input)) + others)
+            dense.attribute.extend([a for a in node.attribute
+                                    if a.name in ("ops", "args", "params", "constants",
+                                                  "constant_types", "output_values")])
+            dense.attribute.append(helper.make_attribute("result_input", k))
+            dense.output[0] = out
+            gone.add(i)
+            break
+    if gone:
+        kept = [n for k, n in enumerate(graph.nodes) if k not in gone]
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+    return len(gone)
 
 
 def _fused_node(graph: _Graph, members: list[int], plans: dict, head: int) -> onnx.NodeProto:
