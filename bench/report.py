@@ -260,6 +260,9 @@ def machine(results: dict[str, Any]) -> list[str]:
         f"10 ms after a warm-up, at least {s['min_seconds']} s per round; the table shows the "
         "median of the rounds ± half their range; outputs checked against torch eager first "
         f"(|diff| <= {s['atol']} + {s['rtol']}·|torch|)",
+        "- the generated code (ours, the sofie parser's) is timed through its `doInfer` into a "
+        "buffer the driver owns (the call an event loop makes); `infer()`, which also "
+        "allocates and copies its output vector, is what the outputs are checked through",
         "- the figures are process CPU time per call (everything runs on one thread): on this "
         "shared machine wall time also counts the time spent waiting for a core; wall-time "
         "medians are in results.json (`rounds_wall_ns`)",
