@@ -71,7 +71,6 @@ public:
       const std::string lanes = std::to_string(kLanes), d = std::to_string(fD);
       // The 16 partial sums of `term` (an expression of sp_x[sp_k]) into `sum`.
       auto partialSums = [&](const std::string &sum, const std::string &term) {
-         std::string at = term, tail = term;
          std::ostringstream s;
          s << "      float " << sum << "_l[" << lanes << "] = {};\n";
          if (whole > 0)

@@ -78,6 +78,13 @@ std::string Finished(const PackedGemmCall &call, const std::string &v)
    return call.activation.empty() ? v : call.activation + "(" + v + ")";
 }
 
+// What the product adds and applies, for the generated code's comment.
+std::string Applied(const PackedGemmCall &call)
+{
+   return std::string(call.bias ? " + bias" : "") + (call.relu ? ", then ReLU" : "") +
+          (call.activation.empty() ? "" : ", then " + call.activation);
+}
+
 // The stored value: the call's epilogue applied to `value`, C's element `at`.
 std::string Epilogue(const PackedGemmCall &call, const std::string &value, const std::string &at)
 {
@@ -274,7 +281,7 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
    const std::size_t kp = PaddedK(), whole = fK / 16 * 16;
    std::ostringstream out;
    out << in << "{ // PackedGemm (dot products): C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x "
-       << fK << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << (call.activation.empty() ? "" : ", then " + call.activation) << "\n"
+       << fK << ") . W" << Applied(call) << "\n"
        << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
        << ";\n"
        << in << "   const float *const sp_w = " << call.packed << ";\n"
@@ -323,7 +330,7 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
    const std::size_t panel = fK * fNR, weights = Panels() * panel, lastCols = fN - (Panels() - 1) * fNR;
    std::ostringstream out;
    out << in << "{ // PackedGemm: C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x " << fK
-       << ") . W" << (call.bias ? " + bias" : "") << (call.relu ? ", then ReLU" : "") << (call.activation.empty() ? "" : ", then " + call.activation) << "\n";
+       << ") . W" << Applied(call) << "\n";
    // The tile's rows per target; the panels were laid out for any of them.
    out << "#if defined(__AVX512F__)\n"
        << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 32, 16) << ";\n"

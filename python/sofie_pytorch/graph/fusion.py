@@ -43,6 +43,9 @@ from .fast_operators import CONV_OP, DENSE_OP, drop_unread, names_read
 log = logging.getLogger(__name__)
 
 FUSED_OP = "SofiePyTorchElementwise"
+# The attributes that carry a fused program (src/operators/ElementwiseProgram.hxx), as
+# _fused_node writes them and the Dense node takes them over (fold_into_dense).
+PROGRAM_ATTRIBUTES = ("ops", "args", "params", "constants", "constant_types", "output_values")
 
 _FLOAT, _INT64, _BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 _TYPES = (_FLOAT, _INT64, _BOOL)
@@ -442,9 +445,7 @@ def fold_into_dense(model: onnx.ModelProto, info: TensorInfo) -> int:
                    or graph.producer.get(n, -1) >= d for n in others):
                 continue
             dense.input.extend([""] * (3 - len(dense.input)) + others)
-            dense.attribute.extend([a for a in node.attribute
-                                    if a.name in ("ops", "args", "params", "constants",
-                                                  "constant_types", "output_values")])
+            dense.attribute.extend([a for a in node.attribute if a.name in PROGRAM_ATTRIBUTES])
             dense.attribute.append(helper.make_attribute("result_input", k))
             dense.output[0] = out
             gone.add(i)
