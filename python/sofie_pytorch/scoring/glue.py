@@ -1,15 +1,19 @@
-"""The C++ glue that scores RDataFrame entries with a generated model, as source text.
+"""The C++ glue that scores events with a generated model, as source text.
 
 A *scorer* is one model with one set of input columns. It has two halves:
 
 - ``<tag>.cxx``, compiled by g++ into a shared library together with the generated
-  model code: it owns the Sessions (``SOFIE::PyTorch::SlotSessions``, one per RDataFrame
-  slot, for a local RDataFrame; ``SOFIE::PyTorch::ThreadSessions``, one per thread of a
-  process, for distributed RDataFrame, whose partitions all run as slot 0) and runs
-  ``infer()``;
-- ``<tag>.h``, read by cling (C++17): a few inline templates that take the columns as
-  RDataFrame gives them (any arithmetic type, ``RVec`` or ``std::vector``), check array
-  lengths, cast and pack them into the model's input buffers and call the library.
+  model code. It packs the columns of events into the model's input buffers (scalars,
+  fixed-length arrays, and jagged particle lists padded, masked, sorted and truncated to
+  the model's particle axis) and runs the model: one event per call for RDataFrame
+  (``Score``: a Session per slot, ``SOFIE::PyTorch::SlotSessions``; ``ScoreOnThisThread``:
+  one per thread of a Dask worker process, ``SOFIE::PyTorch::ThreadSessions``), or
+  whole batches of events for the columnar path (``sofie_score_columns_<tag>``, a C
+  function called through ctypes, a Session per calling thread). The packing code is the
+  same for both, written once here.
+- ``<tag>.h``, read by cling (C++17): inline templates that take the columns as
+  RDataFrame gives them (any arithmetic type, ``RVec`` or ``std::vector``), cast them to
+  the model's input type, and hand them to the library as column views of one event.
 
 Nothing the user typed reaches this source as code: the tag is generated, the model's
 namespace is a C++ identifier made by the engine, and column names (used only in error
@@ -20,9 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Inputs buffers up to this many elements live on the stack; bigger ones in a buffer per
-# thread (allocated once).
-STACK_ELEMENTS = 4096
+# Events per call of the generated doInfer on the columnar path: large enough that the
+# per-call cost vanishes and the dense layers run as GEMMs, small enough that a batch of
+# inputs and activations stays in the caches.
+BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,20 @@ class InputLayout:
     ``kinds`` is "scalar" or "array" per column. Scalar columns fill the input in order;
     one array column fills it whole (row-major); k array columns are k features
     interleaved along the last axis (column j gives element j of every row).
+    With ``particles`` > 0 the array columns are jagged particle lists: each event's
+    particles fill the first rows of the particle axis (``particles`` long; the features
+    along the last axis when ``features_last``, else along the axis before it), the rest
+    is zero. A ``mask`` input has no columns: 1 for each particle of the event, then 0.
     """
 
     tensor: str
-    ctype: str  # float, int64_t
+    ctype: str  # float, std::int64_t
     size: int  # elements per event
     columns: tuple[str, ...]
     kinds: tuple[str, ...]
+    particles: int = 0
+    features_last: bool = True
+    mask: bool = False
 
     @property
     def is_array(self) -> bool:
@@ -46,7 +58,7 @@ class InputLayout:
 
     @property
     def column_length(self) -> int:
-        """Elements each array column must have per event."""
+        """Elements each array column must have per event (fixed-length arrays)."""
         return self.size // len(self.columns) if self.is_array else 1
 
 
@@ -63,15 +75,22 @@ class ScorerSpec:
     model_namespace: str  # SOFIE_<name>
     model_header: str  # bare file name, next to the .cxx
     weights: str | None  # bare file name of the weight file, next to the library
-    size_params: tuple[str, ...]  # run-time sizes of the Session (all 1: one event per call)
+    size_params: tuple[str, ...]  # run-time sizes of the Session: the batch size
     infer_params: tuple[tuple[str, ...], ...]  # per input, the new run-time sizes before it
     inputs: tuple[InputLayout, ...]
     outputs: tuple[OutputLayout, ...]
     same_output_types: bool
+    overflow: str = "refuse"  # events with more particles than the model's axis: or "truncate"
+    sort_by: str | None = None  # particles in decreasing order of this array column
 
     @property
     def namespace(self) -> str:
         return f"sofie_score_{self.tag}"
+
+    @property
+    def batch(self) -> int:
+        """Events per call on the columnar path (1 for a model of fixed batch size 1)."""
+        return BATCH if self.size_params else 1
 
     @property
     def output_size(self) -> int:
@@ -79,7 +98,24 @@ class ScorerSpec:
 
     @property
     def columns(self) -> list[str]:
-        return [c for i in self.inputs for c in i.columns]
+        """The columns the scorer reads, in the order of its arguments: the inputs'
+        columns, then the sort column."""
+        names = [c for i in self.inputs for c in i.columns]
+        return names + ([self.sort_by] if self.sort_by else [])
+
+    @property
+    def column_ctypes(self) -> list[str]:
+        types = [i.ctype for i in self.inputs for _ in i.columns]
+        return types + (["float"] if self.sort_by else [])
+
+    @property
+    def column_kinds(self) -> list[str]:
+        kinds = [k for i in self.inputs for k in i.kinds]
+        return kinds + (["array"] if self.sort_by else [])
+
+    @property
+    def jagged(self) -> bool:
+        return any(i.particles for i in self.inputs)
 
     @property
     def return_type(self) -> str:
@@ -91,77 +127,191 @@ def c_string(text: str) -> str:
     return '"' + "".join(f"\\{b:03o}" for b in text.encode("utf-8", "surrogateescape")) + '"'
 
 
-def _pointer_params(spec: ScorerSpec) -> str:
-    return ", ".join(f"const {i.ctype} *in{k}" for k, i in enumerate(spec.inputs))
+COLUMN_STRUCT = """\
+// One column of a range of events: scalars (offsets null) or arrays whose values for
+// event e are data[offsets[e]] .. data[offsets[e + 1] - 1], in the model input's type.
+struct Column {
+   const void *data;
+   const std::int64_t *offsets;
+};"""
 
 
-def _run_function(spec: ScorerSpec, infer_args: list[str], copies: list[str]) -> str:
-    """Run(): one event through the Session, its outputs into ``out``.
+def _run_function(spec: ScorerSpec) -> str:
+    """Run(): m events through the Session, output k into outs[k] (m x its size).
 
     When every output is float and of fixed size, the generated free function doInfer()
-    writes them straight into ``out``: Session::infer() would allocate a std::vector per
-    event (tens of ns, as much as a small model's whole inference). Otherwise infer() and
-    a checked copy. A template, so that the branch not taken is never instantiated.
+    writes them straight into the caller's buffers: Session::infer() would allocate a
+    std::vector per call (tens of ns, as much as a small model's whole inference).
+    Otherwise infer() and a checked copy. A template, so that the branch not taken is
+    never instantiated.
     """
-    offsets = []
-    offset = 0
-    for out in spec.outputs:
-        offsets.append(f"out + {offset}")
-        offset += out.size
-    slow = (f"   const auto y = session.infer({', '.join(infer_args)});\n"
-            f"{chr(10).join(copies)}\n")
-    if not all(o.ctype == "float" for o in spec.outputs):
-        body = slow
-    else:
-        body = (f"   if constexpr (!{spec.model_namespace}::hasDynamicOutputTensors) {{\n"
-                f"      doInfer(session, {', '.join(infer_args + offsets)});\n"
-                "   } else {\n" + slow.replace("\n   ", "\n      ").replace("   ", "      ", 1)
-                + "   }\n")
-    return (f"template <typename S>\n"
-            f"void Run(S &session, {_pointer_params(spec)}, float *out)\n"
-            "{\n" + body + "}")
-
-
-def compiled_source(spec: ScorerSpec) -> str:
-    """The .cxx compiled into the shared library."""
-    ns = spec.namespace
-    ctor_sizes = "".join(", std::size_t{1}" for _ in spec.size_params)
-    weights = c_string(spec.weights) if spec.weights else '""'
     infer_args = []
     for k, params in enumerate(spec.infer_params):
-        infer_args += ["1"] * len(params) + [f"in{k}"]
+        infer_args += ["m"] * len(params) + [f"w.in{k}.data()"]
     if len(spec.outputs) == 1:
         outputs = ["y"]
     elif spec.same_output_types:
         outputs = [f"y[{k}]" for k in range(len(spec.outputs))]
     else:
         outputs = [f"std::get<{k}>(y)" for k in range(len(spec.outputs))]
-    copies = []
-    offset = 0
-    for expr, out in zip(outputs, spec.outputs):
-        copies.append(
-            f"   CopyOut({expr}, out + {offset}, {out.size}, {c_string(out.tensor)});"
-        )
-        offset += out.size
-    names = ",\n   ".join(c_string(c) for c in spec.columns)
+    copies = "\n".join(
+        f"   CopyOut({expr}, outs[{k}], m * {out.size}, {c_string(out.tensor)});"
+        for k, (expr, out) in enumerate(zip(outputs, spec.outputs)))
+    slow = f"   const auto y = w.session.infer({', '.join(infer_args)});\n{copies}\n"
+    if not all(o.ctype == "float" for o in spec.outputs):
+        body = slow
+    else:
+        outs = [f"outs[{k}]" for k in range(len(spec.outputs))]
+        body = (f"   if constexpr (!{spec.model_namespace}::hasDynamicOutputTensors) {{\n"
+                f"      doInfer(w.session, {', '.join(infer_args + outs)});\n"
+                "   } else {\n" + slow.replace("\n   ", "\n      ").replace("   ", "      ", 1)
+                + "   }\n")
+    return ("template <typename W>\n"
+            "void Run(W &w, std::size_t m, float *const *outs)\n"
+            "{\n" + body + "}")
+
+
+def _worker_struct(spec: ScorerSpec) -> str:
+    """A Session with the input buffers of `batch` events: one per slot or thread."""
+    sizes = "".join(", batch" for _ in spec.size_params)
+    members = "\n".join(f"   std::vector<{i.ctype}> in{k};" for k, i in enumerate(spec.inputs))
+    inits = "".join(f", in{k}(batch * {i.size})" for k, i in enumerate(spec.inputs))
     return f"""\
-// Generated by sofie_pytorch.rdf: the compiled half of scorer {spec.tag}.
+struct Worker {{
+   Session session;
+{members}
+   std::vector<std::uint32_t> order; // the particles of one event, sorted
+   std::size_t batch;
+   Worker(const std::string &weights, std::size_t batch)
+      : session(weights{sizes}){inits}, batch(batch)
+   {{
+   }}
+}};"""
+
+
+def _pack_function(spec: ScorerSpec) -> str:
+    """Pack(): event e of the columns into row b of the Worker's input buffers."""
+    lines = []
+    columns = spec.columns
+    # the column numbers of every jagged input column, then the sort column (the last)
+    jagged_columns = []
+    position = 0
+    for layout in spec.inputs:
+        for _ in layout.columns:
+            if layout.particles:
+                jagged_columns.append(position)
+            position += 1
+    if spec.sort_by:
+        jagged_columns.append(len(columns) - 1)
+    if jagged_columns:
+        first = jagged_columns[0]
+        particles = next(i.particles for i in spec.inputs if i.particles)
+        lines.append(f"   const std::size_t n = Length(c[{first}], e);")
+        for j in jagged_columns[1:]:
+            lines.append(f"   if (Length(c[{j}], e) != n)\n"
+                         f"      {spec.namespace}::Unequal({j}u, Length(c[{j}], e), {first}u, n);")
+        if spec.overflow == "refuse":
+            lines.append(f"   if (n > {particles})\n"
+                         f"      {spec.namespace}::TooMany({first}u, n, {particles});")
+        lines.append(f"   const std::size_t count = n < {particles} ? n : {particles};")
+        if spec.sort_by:
+            sort = len(columns) - 1
+            lines += [
+                "   w.order.resize(n);",
+                "   for (std::uint32_t i = 0; i < n; ++i)",
+                "      w.order[i] = i;",
+                f"   const float *key = Data<float>(c[{sort}]) + c[{sort}].offsets[e];",
+                "   // decreasing key, ties in their original order; NaN keys last",
+                "   std::stable_sort(w.order.begin(), w.order.end(), [key](std::uint32_t a, "
+                "std::uint32_t b) {",
+                "      return key[a] > key[b] || (key[a] == key[a] && key[b] != key[b]);",
+                "   });",
+                "   const std::uint32_t *order = w.order.data();",
+            ]
+    column = 0
+    for k, layout in enumerate(spec.inputs):
+        t = layout.ctype
+        lines.append(f"   {t} *in{k} = w.in{k}.data() + b * {layout.size};")
+        if layout.mask:
+            lines.append(f"   for (std::size_t p = 0; p < {layout.size}; ++p)\n"
+                         f"      in{k}[p] = p < count ? {t}(1) : {t}(0);")
+            continue
+        if layout.particles:
+            features = len(layout.columns)
+            lines.append(f"   std::fill(in{k}, in{k} + {layout.size}, {t}(0));")
+            for j in range(features):
+                dst = (f"in{k}[p * {features} + {j}]" if layout.features_last
+                       else f"in{k}[{j * layout.particles} + p]")
+                src = "src[order[p]]" if spec.sort_by else "src[p]"
+                lines.append(f"   {{\n      const {t} *src = Data<{t}>(c[{column}]) + "
+                             f"c[{column}].offsets[e];\n"
+                             f"      for (std::size_t p = 0; p < count; ++p)\n"
+                             f"         {dst} = {src};\n   }}")
+                column += 1
+            continue
+        stride = len(layout.columns) if layout.is_array else 1
+        for j, kind in enumerate(layout.kinds):
+            if kind == "scalar":
+                lines.append(f"   in{k}[{j}] = Data<{t}>(c[{column}])[e];")
+            else:
+                n = layout.column_length
+                length = f"Length(c[{column}], e)"
+                lines.append(
+                    f"   if ({length} != {n})\n"
+                    f"      {spec.namespace}::WrongLength({column}u, {length}, {n});\n"
+                    f"   {{\n      const {t} *src = Data<{t}>(c[{column}]) + "
+                    f"c[{column}].offsets[e];\n"
+                    f"      for (std::size_t i = 0; i < {n}; ++i)\n"
+                    f"         in{k}[i * {stride} + {j}] = src[i];\n   }}")
+            column += 1
+    return ("template <typename W>\n"
+            "void Pack(const Column *c, std::size_t e, std::size_t b, W &w)\n"
+            "{\n" + "\n".join(lines) + "\n}")
+
+
+def compiled_source(spec: ScorerSpec) -> str:
+    """The .cxx compiled into the shared library."""
+    ns = spec.namespace
+    weights = c_string(spec.weights) if spec.weights else '""'
+    names = ",\n   ".join(c_string(c) for c in spec.columns)
+    offsets = []
+    offset = 0
+    for out in spec.outputs:
+        offsets.append(f"out + {offset}")
+        offset += out.size
+    n_out = len(spec.outputs)
+    out_pointers = "\n".join(f"         at[{k}] = outs[{k}] + start * {o.size};"
+                             for k, o in enumerate(spec.outputs))
+    return f"""\
+// Generated by sofie_pytorch.scoring: the compiled half of scorer {spec.tag}.
 #include "{spec.model_header}"
 #include "SofiePyTorch/SlotSessions.hxx"
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 extern "C" void openblas_set_num_threads(int);
 
 #define SOFIE_SCORE_API __attribute__((visibility("default")))
 
+namespace {ns} {{
+{COLUMN_STRUCT}
+[[noreturn]] SOFIE_SCORE_API void WrongLength(unsigned column, std::size_t got, std::size_t want);
+[[noreturn]] void Unequal(unsigned column, std::size_t got, unsigned first, std::size_t want);
+[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want);
+}} // namespace {ns}
+
 namespace {{
 using Session = {spec.model_namespace}::Session;
+using {ns}::Column;
 
 const char *const kColumns[] = {{
    {names}}};
@@ -181,34 +331,73 @@ std::string WeightsPath()
    return slash == std::string::npos ? name : library.substr(0, slash + 1) + name;
 }}
 
-std::unique_ptr<Session> MakeSession()
+{_worker_struct(spec)}
+
+std::unique_ptr<Worker> MakeWorker(std::size_t batch)
 {{
-   // RDataFrame already runs one event loop per core: BLAS threads would only compete.
+   // One event loop per core already: BLAS threads would only compete.
    // (Set here, not in a static initialiser: OpenBLAS must have initialised itself first.)
    openblas_set_num_threads(1);
    const std::string weights = WeightsPath();
    try {{
-      return std::make_unique<Session>(weights{ctor_sizes});
+      return std::make_unique<Worker>(weights, batch);
    }} catch (const std::exception &e) {{
       throw std::runtime_error("sofie_pytorch.rdf: could not make the model's Session from the "
                                "weight file " + weights + ": " + e.what());
    }}
 }}
 
-std::unique_ptr<SOFIE::PyTorch::SlotSessions<Session>> gSlots;
+template <typename T>
+inline const T *Data(const Column &c)
+{{
+   return static_cast<const T *>(c.data);
+}}
+
+inline std::size_t Length(const Column &c, std::size_t e)
+{{
+   return static_cast<std::size_t>(c.offsets[e + 1] - c.offsets[e]);
+}}
 
 template <typename Vector>
 void CopyOut(const Vector &y, float *out, std::size_t n, const char *tensor)
 {{
    if (y.size() != n)
       throw std::runtime_error(std::string("sofie_pytorch.rdf: output ") + tensor + " has " +
-                               std::to_string(y.size()) + " elements per event, expected " +
+                               std::to_string(y.size()) + " elements, expected " +
                                std::to_string(n));
    for (std::size_t i = 0; i < n; ++i)
       out[i] = static_cast<float>(y[i]);
 }}
 
-{_run_function(spec, infer_args, copies)}
+{_pack_function(spec)}
+
+{_run_function(spec)}
+
+std::unique_ptr<SOFIE::PyTorch::SlotSessions<Worker>> gSlots;
+
+// One per process, made on its first use: a Dask worker builds its Sessions once, however
+// many partitions it runs (each is a single-threaded RDataFrame whose slot is always 0).
+SOFIE::PyTorch::ThreadSessions<Worker> &ProcessWorkers()
+{{
+   static auto workers =
+      SOFIE::PyTorch::ThreadSessions<Worker>::WithMaker([] {{ return MakeWorker(1); }});
+   return workers;
+}}
+
+// The columnar path's: a batch-sized Session per calling thread.
+SOFIE::PyTorch::ThreadSessions<Worker> &BatchWorkers()
+{{
+   static auto workers =
+      SOFIE::PyTorch::ThreadSessions<Worker>::WithMaker([] {{ return MakeWorker({spec.batch}); }});
+   return workers;
+}}
+
+void ScoreOne(Worker &w, const Column *columns, float *out)
+{{
+   Pack(columns, 0, 0, w);
+   float *const outs[] = {{{", ".join(offsets)}}};
+   Run(w, 1, outs);
+}}
 }} // namespace
 
 namespace {ns} {{
@@ -220,37 +409,29 @@ SOFIE_SCORE_API void Setup(unsigned nSlots)
    openblas_set_num_threads(1);
    const std::string weights = WeightsPath();
    try {{
-      gSlots = std::make_unique<SOFIE::PyTorch::SlotSessions<Session>>(nSlots, weights{ctor_sizes});
+      gSlots = std::make_unique<SOFIE::PyTorch::SlotSessions<Worker>>(nSlots, weights,
+                                                                        std::size_t{{1}});
    }} catch (const std::exception &e) {{
       throw std::runtime_error("sofie_pytorch.rdf: could not make the model's Sessions from the "
                                "weight file " + weights + ": " + e.what());
    }}
 }}
 
-// One per process, made on its first use: a Dask worker builds its Sessions once, however
-// many partitions it runs (each is a single-threaded RDataFrame whose slot is always 0).
-SOFIE::PyTorch::ThreadSessions<Session> &ProcessSessions()
-{{
-   static auto sessions = SOFIE::PyTorch::ThreadSessions<Session>::WithMaker(&MakeSession);
-   return sessions;
-}}
-
 SOFIE_SCORE_API unsigned ThreadSessionsMade()
 {{
-   return static_cast<unsigned>(ProcessSessions().size());
+   return static_cast<unsigned>(ProcessWorkers().size());
 }}
 
-SOFIE_SCORE_API void Infer(unsigned slot, {_pointer_params(spec)}, float *out)
+SOFIE_SCORE_API void Infer(unsigned slot, const Column *columns, float *out)
 {{
    if (!gSlots)
       throw std::logic_error("sofie_pytorch.rdf: the scorer's Sessions were not set up");
-   Run(gSlots->operator[](slot), {", ".join(f"in{k}" for k in range(len(spec.inputs)))}, out);
+   ScoreOne(gSlots->operator[](slot), columns, out);
 }}
 
-SOFIE_SCORE_API void InferOnThisThread({_pointer_params(spec)}, float *out)
+SOFIE_SCORE_API void InferOnThisThread(const Column *columns, float *out)
 {{
-   Run(ProcessSessions().Local(),
-       {", ".join(f"in{k}" for k in range(len(spec.inputs)))}, out);
+   ScoreOne(ProcessWorkers().Local(), columns, out);
 }}
 
 [[noreturn]] SOFIE_SCORE_API void WrongLength(unsigned column, std::size_t got, std::size_t want)
@@ -259,35 +440,72 @@ SOFIE_SCORE_API void InferOnThisThread({_pointer_params(spec)}, float *out)
                            "' has " + std::to_string(got) + " elements in this event, the "
                            "model takes " + std::to_string(want) + " per event");
 }}
+
+[[noreturn]] void Unequal(unsigned column, std::size_t got, unsigned first, std::size_t want)
+{{
+   throw std::length_error(std::string("sofie_pytorch.rdf: column '") + kColumns[column] +
+                           "' has " + std::to_string(got) + " elements in this event, column '" +
+                           kColumns[first] + "' has " + std::to_string(want) +
+                           ": the particle lists of one event must have the same length");
+}}
+
+[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want)
+{{
+   throw std::length_error(std::string("sofie_pytorch.rdf: column '") + kColumns[column] +
+                           "' has " + std::to_string(got) + " particles in this event, the "
+                           "model takes at most " + std::to_string(want) +
+                           " (keep the first ones: particles='truncate', "
+                           "--particles truncate)");
+}}
 }} // namespace {ns}
+
+// The columnar path, through ctypes: events first .. first + n - 1 of the columns, output
+// k into outs[k] (n x its size per event). 0 on success; else 1 and the message in error.
+extern "C" SOFIE_SCORE_API int sofie_score_columns_{spec.tag}(
+   const Column *columns, std::size_t first, std::size_t n, float *const *outs, char *error,
+   std::size_t errorSize)
+{{
+   try {{
+      Worker &w = BatchWorkers().Local();
+      float *at[{n_out}];
+      for (std::size_t start = 0; start < n; start += w.batch) {{
+         const std::size_t m = std::min(w.batch, n - start);
+         for (std::size_t b = 0; b < m; ++b)
+            Pack(columns, first + start + b, b, w);
+{out_pointers}
+         Run(w, m, at);
+      }}
+      return 0;
+   }} catch (const std::exception &e) {{
+      if (errorSize > 0) {{
+         std::strncpy(error, e.what(), errorSize - 1);
+         error[errorSize - 1] = '\\0';
+      }}
+      return 1;
+   }}
+}}
 """
 
 
-def _pack(spec: ScorerSpec, slot_call: str) -> list[str]:
-    """The body lines that fill in0, in1, ... from the arguments c0, c1, ..."""
-    lines = []
-    column = 0
-    for k, layout in enumerate(spec.inputs):
-        if layout.size <= STACK_ELEMENTS:
-            lines.append(f"   {layout.ctype} in{k}[{layout.size}];")
+def _views(spec: ScorerSpec) -> list[str]:
+    """The body lines that make the column views c0, c1, ... of one event."""
+    lines = [f"   Column columns[{len(spec.columns)}];"]
+    for j, (kind, ctype) in enumerate(zip(spec.column_kinds, spec.column_ctypes)):
+        if kind == "scalar":
+            lines.append(f"   const {ctype} v{j} = Scalar<{ctype}>(c{j});")
+            lines.append(f"   columns[{j}] = Column{{&v{j}, nullptr}};")
         else:
-            lines.append(f"   thread_local std::vector<{layout.ctype}> buffer{k}({layout.size});")
-            lines.append(f"   {layout.ctype} *in{k} = buffer{k}.data();")
-        stride = len(layout.columns) if layout.is_array else 1
-        for j, kind in enumerate(layout.kinds):
-            if kind == "scalar":
-                lines.append(f"   in{k}[{j}] = Scalar<{layout.ctype}>(c{column});")
-            else:
-                lines.append(f"   Array(in{k} + {j}, c{column}, {column}u, "
-                             f"{layout.column_length}u, {stride}u);")
-            column += 1
-    ins = ", ".join(f"in{k}" for k in range(len(spec.inputs)))
-    if spec.output_size == 1:
-        lines += ["   float out;", f"   {slot_call}{ins}, &out);", "   return out;"]
-    else:
-        lines += [f"   ROOT::RVecF out({spec.output_size});",
-                  f"   {slot_call}{ins}, out.data());", "   return out;"]
+            lines.append(f"   const std::int64_t o{j}[2] = "
+                         f"{{0, static_cast<std::int64_t>(c{j}.size())}};")
+            lines.append(f"   columns[{j}] = Column{{Values<{ctype}, {j}>(c{j}), o{j}}};")
     return lines
+
+
+def _call(spec: ScorerSpec, slot_call: str) -> list[str]:
+    if spec.output_size == 1:
+        return ["   float out;", f"   {slot_call}columns, &out);", "   return out;"]
+    return [f"   ROOT::RVecF out({spec.output_size});",
+            f"   {slot_call}columns, out.data());", "   return out;"]
 
 
 def cling_header(spec: ScorerSpec) -> str:
@@ -297,8 +515,9 @@ def cling_header(spec: ScorerSpec) -> str:
     template = "template <" + ", ".join(f"typename C{i}" for i in range(n)) + ">"
     args = ", ".join(f"const C{i} &c{i}" for i in range(n))
     guard = f"SOFIE_SCORE_{spec.tag.upper()}_H"
+    views = "\n".join(_views(spec))
     return f"""\
-// Generated by sofie_pytorch.rdf: the part of scorer {spec.tag} that cling reads (C++17).
+// Generated by sofie_pytorch.scoring: the part of scorer {spec.tag} that cling reads (C++17).
 #ifndef {guard}
 #define {guard}
 
@@ -310,12 +529,13 @@ def cling_header(spec: ScorerSpec) -> str:
 #include <vector>
 
 namespace {ns} {{
+{COLUMN_STRUCT}
+
 // In the compiled library:
 void Setup(unsigned nSlots);
 unsigned ThreadSessionsMade();
-void Infer(unsigned slot, {_pointer_params(spec)}, float *out);
-void InferOnThisThread({_pointer_params(spec)}, float *out);
-[[noreturn]] void WrongLength(unsigned column, std::size_t got, std::size_t want);
+void Infer(unsigned slot, const Column *columns, float *out);
+void InferOnThisThread(const Column *columns, float *out);
 
 template <typename T, typename C>
 inline T Scalar(const C &value)
@@ -325,29 +545,38 @@ inline T Scalar(const C &value)
    return static_cast<T>(value);
 }}
 
-// One array column: n values, every stride-th element of the input from dst on.
-template <typename T, typename V>
-inline void Array(T *dst, const V &values, unsigned column, std::size_t n, std::size_t stride)
+// An array column's values as the model's type T: its own storage when it has that type,
+// else a copy in a buffer per thread and argument (J).
+template <typename T, unsigned J, typename V>
+inline const T *Values(const V &values)
 {{
-   static_assert(std::is_arithmetic<typename V::value_type>::value,
+   using E = typename V::value_type;
+   static_assert(std::is_arithmetic<E>::value,
                  "sofie_pytorch.rdf: an array input column must hold numbers");
-   if (values.size() != n)
-      WrongLength(column, values.size(), n);
-   for (std::size_t i = 0; i < n; ++i)
-      dst[i * stride] = static_cast<T>(values[i]);
+   if constexpr (std::is_same<E, T>::value) {{
+      return values.data();
+   }} else {{
+      thread_local std::vector<T> buffer;
+      buffer.resize(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i)
+         buffer[i] = static_cast<T>(values[i]);
+      return buffer.data();
+   }}
 }}
 
 // Every output of the model, concatenated, for one event (a float if there is one).
 {template}
 inline {spec.return_type} Score(unsigned slot, {args})
 {{
-{chr(10).join(_pack(spec, "Infer(slot, "))}
+{views}
+{chr(10).join(_call(spec, "Infer(slot, "))}
 }}
 
 {template}
 inline {spec.return_type} ScoreOnThisThread({args})
 {{
-{chr(10).join(_pack(spec, "InferOnThisThread("))}
+{views}
+{chr(10).join(_call(spec, "InferOnThisThread("))}
 }}
 
 // Output k of the concatenation: Slice(all, offset, size).

@@ -1,23 +1,11 @@
-"""Scoring RDataFrame entries with a PyTorch model: one call, local or on a Dask cluster.
-
-::
-
-    df = ROOT.RDataFrame("events", "data.root")
-    scored = sofie_pytorch.rdf.define(df, "score", "model.pt", ["px", "py", "pz", "e"])
+"""A model compiled for one layout of input columns: the part both scoring paths share.
 
 The model (a file, an ``nn.Module`` or a ``sofie_pytorch.convert`` result) is converted
-with SOFIE and compiled with g++ into a shared library together with a little glue
-(:mod:`sofie_pytorch.running.scorer_code`); cling only sees a header of inline functions that
-pack the columns and call the library. On a local RDataFrame every slot gets its own
-Session (``SOFIE::PyTorch::SlotSessions``, made before the event loop, no lock); on a
-distributed RDataFrame (``ROOT.RDataFrame(..., executor=client)``) the library, its
-header and the weight file are shipped with DistRDF's own ``DistributeSharedLibs``,
-``DistributeHeaders`` and ``DistributeFiles``, and each worker thread makes its Session
-once per process. Workers need ROOT, not torch nor this package.
-
-The library is compiled for this machine's CPU (``-march=native``) when it runs here, and
-for a portable baseline (``x86-64-v2``) when it is shipped to workers, which may be other
-machines; ``march="native"`` opts into the client's CPU on a cluster of identical machines.
+with SOFIE (with a batch size chosen at run time when the model allows it) and compiled
+with g++ into a shared library together with the glue of :mod:`sofie_pytorch.scoring.glue`.
+The RDataFrame path (:mod:`.rdataframe`) loads it into cling and calls it once per event;
+the columnar path (:mod:`.columnar`) calls its batch function through ctypes. Libraries
+are kept in a cache directory named after a hash of everything they are built from.
 """
 
 from __future__ import annotations
@@ -35,14 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import api
-from .errors import InputSpecError, SofiePyTorchError
-from .running import scorer_code, sharedlib
-from .running.scorer_code import InputLayout, OutputLayout, ScorerSpec
+from .. import api
+from ..errors import InputSpecError, SofiePyTorchError
+from ..running import sharedlib
+from . import glue
+from .glue import InputLayout, OutputLayout, ScorerSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ColumnError", "Scorer", "ScoringError", "define", "event_loop_message"]
+__all__ = ["MASK", "ColumnError", "Layout", "Scorer", "ScoringError", "event_loop_message"]
+
+# A model input that is the particle mask of a jagged input (1 per particle, then 0),
+# given in place of its column list: columns=[["c_pt", "c_eta"], MASK].
+MASK = "@mask"
+# What to do with an event that has more particles than the model's particle axis.
+OVERFLOW = ("refuse", "truncate")
 
 SCALAR_TYPES = {
     # ROOT's typedefs and the C++ names RDataFrame reports for numeric branches
@@ -97,58 +92,65 @@ def column_kind(type_name: str) -> str | None:
     return None
 
 
-def _is_distributed(df: Any) -> bool:
-    return type(df).__module__.startswith("ROOT._distrdf")
-
-
-def _column_groups(columns: object) -> list[list[str]]:
-    """["a", "b"] -> one input; [["a", "b"], ["c"]] -> two inputs."""
+def column_groups(columns: object) -> list[list[str]]:
+    """["a", "b"] -> one input; [["a", "b"], ["c"]] -> two inputs; MASK (or [MASK]) for
+    an input that is the particle mask."""
     if isinstance(columns, str) or not isinstance(columns, Sequence) or not columns:
         raise ColumnError(
             f"columns must be a non-empty list of column names (one model input), or a list "
             f"of such lists (one per model input), not {columns!r}"
         )
-    if all(isinstance(c, str) for c in columns):
+    if all(isinstance(c, str) for c in columns) and MASK not in columns:
         return [list(columns)]  # type: ignore[arg-type]
     groups = []
     for group in columns:
+        if group == MASK:
+            group = [MASK]
         if (isinstance(group, str) or not isinstance(group, Sequence) or not group
                 or not all(isinstance(c, str) for c in group)):
             raise ColumnError(f"columns: {group!r} is not a non-empty list of column names")
+        if MASK in group and len(group) != 1:
+            raise ColumnError(f"columns: {MASK!r} stands alone for a mask input, not in "
+                              f"{list(group)}")
         groups.append(list(group))
     return groups
 
 
-def _column_kinds(df: Any, groups: list[list[str]]) -> list[list[str]]:
-    """Each column's kind, checked before any event is read; every problem at once."""
-    available = {str(c) for c in df.GetColumnNames()}
-    missing, wrong, kinds = [], [], []
-    for group in groups:
-        group_kinds = []
-        for column in group:
-            if column not in available:
-                try:  # aliases are not listed by GetColumnNames, but have a type
-                    type_name = str(df.GetColumnType(column))
-                except Exception:  # noqa: BLE001 - cppyy raises the C++ runtime_error
-                    missing.append(column)
-                    group_kinds.append("scalar")
-                    continue
-            else:
-                type_name = str(df.GetColumnType(column))
-            kind = column_kind(type_name)
-            if kind is None:
-                wrong.append(f"'{column}' ({type_name})")
-            group_kinds.append(kind or "scalar")
-        kinds.append(group_kinds)
-    problems = []
-    if missing:
-        problems.append("no column " + ", ".join(f"'{c}'" for c in missing) + " in the dataset")
-    if wrong:
-        problems.append("not numeric: " + ", ".join(wrong) + " (inputs must be numbers or "
-                        "RVec/std::vector of numbers)")
-    if problems:
-        raise ColumnError("; ".join(problems))
-    return kinds
+@dataclass(frozen=True)
+class Layout:
+    """How columns fill the model's inputs: column names per input (``[MASK]`` for a
+    mask input), each column's kind ("scalar", "array", "mask"), and for jagged particle
+    lists what to do beyond the model's particle axis (``particles``: "refuse" or
+    "truncate"; None: arrays must have the model's length exactly) and the column whose
+    decreasing values order the particles (``sort_by``)."""
+
+    groups: tuple[tuple[str, ...], ...]
+    kinds: tuple[tuple[str, ...], ...]
+    particles: str | None = None
+    sort_by: str | None = None
+
+    @classmethod
+    def make(cls, groups: list[list[str]], kinds: list[list[str]], particles: str | None,
+             sort_by: str | None, sort_kind: str | None = None) -> Layout:
+        has_mask = any(MASK in g for g in groups)
+        if particles is None and (has_mask or sort_by is not None):
+            particles = "refuse"
+        if particles is not None and particles not in OVERFLOW:
+            raise InputSpecError(f"particles={particles!r}: give 'refuse' (an event with more "
+                                 f"particles than the model takes is an error) or 'truncate' "
+                                 f"(keep the first ones)")
+        if particles is not None and not any("array" in k for k in kinds):
+            raise ColumnError("particle lists (particles=, sort_by= or a mask input) need "
+                              "array (RVec) input columns")
+        if sort_by is not None and sort_kind != "array":
+            raise ColumnError(f"sort_by={sort_by!r} must be an array (RVec) column with one "
+                              f"value per particle")
+        return cls(tuple(map(tuple, groups)), tuple(map(tuple, kinds)), particles, sort_by)
+
+    @property
+    def columns(self) -> list[str]:
+        names = [c for g in self.groups for c in g if c != MASK]
+        return names + ([self.sort_by] if self.sort_by else [])
 
 
 @dataclass(frozen=True)
@@ -161,13 +163,13 @@ class _Model:
     namespace: str
 
 
-def _shapes_from_columns(groups: list[list[str]], kinds: list[list[str]]) -> list[list[int]]:
-    if any("array" in k for k in kinds):
+def _shapes_from_columns(layout: Layout) -> list[list[int]]:
+    if any("array" in k for k in layout.kinds):
         raise ColumnError(
             "array (RVec) input columns need the model's input shapes: pass input_shapes, "
             "e.g. input_shapes=[[1, 20, 10]] for 20 steps of 10 features per event"
         )
-    return [[1, len(g)] for g in groups]
+    return [[1, len(g)] for g in layout.groups]
 
 
 def _convert(model: object, shapes: object, dtypes: object, workdir: Path, stem: str) -> _Model:
@@ -179,7 +181,11 @@ def _convert(model: object, shapes: object, dtypes: object, workdir: Path, stem:
             weights = workdir / f"{stem}.dat"
             shutil.copyfile(model.weights, weights)
         return _Model(model.model, header, weights, model.namespace)
-    rmodel = api.parse(model, shapes, None, dtypes)
+    try:  # a run-time batch size lets the columnar path run batches of events
+        rmodel = api.parse(model, shapes, None, dtypes, dynamic_batch=True)
+    except SofiePyTorchError as exc:
+        log.info("scoring the model one event per call: no run-time batch size (%s)", exc)
+        rmodel = api.parse(model, shapes, None, dtypes)
     rmodel.SetFilename(stem)
     header, weights = api.generate(rmodel, workdir, stem)
     return _Model(rmodel, header, weights, f"SOFIE_{stem}")
@@ -189,6 +195,8 @@ def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[i
     """Elements per event of a tensor whose first axis is the batch (1 or run-time)."""
     params = [d for d in shape if isinstance(d, str)]
     dims = list(shape)
+    if len(dims) == 1 and isinstance(dims[0], str):
+        return 1, params  # one value per event along a run-time batch axis
     if len(dims) >= 2:
         batch = dims.pop(0)
         if isinstance(batch, int) and batch != 1:
@@ -207,13 +215,42 @@ def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[i
     return size, params
 
 
-def _input_layout(info: Any, group: list[str], kinds: list[str]) -> InputLayout:
+def _particle_axis(info: Any, group: list[str]) -> tuple[int, bool]:
+    """(particles, features_last) of an input filled by jagged particle lists: shape
+    (batch, P, F) with F = the number of columns, or (batch, F, P) (channels first, as
+    ParticleNet's), or (batch, P) for one column."""
+    dims = list(info.shape[1:])
+    k = len(group)
+    names = ", ".join(f"'{c}'" for c in group)
+    if len(dims) == 1 and k == 1:
+        return int(dims[0]), True
+    if len(dims) == 2:
+        if dims[1] == k:
+            return int(dims[0]), True
+        if dims[0] == k:
+            return int(dims[1]), False
+    raise ColumnError(
+        f"model input {info.name} has shape {list(info.shape)}: {k} particle column(s) "
+        f"({names}) fill an input of shape (batch, particles, {k}) or (batch, {k}, particles)"
+    )
+
+
+def _input_layout(info: Any, group: list[str], kinds: list[str], layout: Layout,
+                  particles: int) -> InputLayout:
     ctype = INPUT_CTYPES.get(info.dtype)
     if ctype is None:
         raise InputSpecError(
             f"model input {info.name} is {info.dtype}: scoring fills float and int64 inputs"
         )
     size, _ = _event_size(info.name, info.shape, "model input")
+    if group == [MASK]:
+        if not particles:
+            raise ColumnError(f"model input {info.name} is a mask ({MASK!r}), but no input "
+                              f"before it is filled by particle lists")
+        if size != particles:
+            raise ColumnError(f"mask input {info.name} has shape {list(info.shape)}: "
+                              f"{size} values per event, the particle axis has {particles}")
+        return InputLayout(info.name, ctype, size, (), (), particles, True, mask=True)
     names = ", ".join(f"'{c}'" for c in group)
     if "array" in kinds and "scalar" in kinds:
         raise ColumnError(
@@ -225,6 +262,13 @@ def _input_layout(info: Any, group: list[str], kinds: list[str]) -> InputLayout:
             f"model input {info.name} takes {size} values per event (shape "
             f"{list(info.shape)}), {len(group)} scalar column(s) given: {names}"
         )
+    if "array" in kinds and layout.particles is not None:
+        axis, features_last = _particle_axis(info, group)
+        if particles and axis != particles:
+            raise ColumnError(f"model input {info.name} has {axis} particles, an input before "
+                              f"it {particles}: particle lists fill one particle axis")
+        return InputLayout(info.name, ctype, size, tuple(group), tuple(kinds), axis,
+                           features_last)
     if "array" in kinds and len(group) > 1:
         last = info.shape[-1]
         if last != len(group):
@@ -236,18 +280,22 @@ def _input_layout(info: Any, group: list[str], kinds: list[str]) -> InputLayout:
     return InputLayout(info.name, ctype, size, tuple(group), tuple(kinds))
 
 
-def _spec(tag: str, model: _Model, groups: list[list[str]], kinds: list[list[str]]) -> ScorerSpec:
-    from .reader import _info
+def _spec(tag: str, model: _Model, layout: Layout) -> ScorerSpec:
+    from ..reader import _info
 
     rmodel = model.rmodel
     inputs = [_info(rmodel, str(n)) for n in rmodel.GetInputTensorNames()]
     outputs = [_info(rmodel, str(n)) for n in rmodel.GetOutputTensorNames()]
-    if len(groups) != len(inputs):
+    if len(layout.groups) != len(inputs):
         raise ColumnError(
             f"the model takes {len(inputs)} input(s) ({', '.join(i.name for i in inputs)}), "
-            f"{len(groups)} column list(s) given"
+            f"{len(layout.groups)} column list(s) given"
         )
-    layouts = tuple(_input_layout(i, g, k) for i, g, k in zip(inputs, groups, kinds))
+    layouts: list[InputLayout] = []
+    particles = 0
+    for info, group, kinds in zip(inputs, layout.groups, layout.kinds):
+        layouts.append(_input_layout(info, list(group), list(kinds), layout, particles))
+        particles = particles or layouts[-1].particles
     seen: list[str] = []
     infer_params = []
     for info in inputs:
@@ -260,8 +308,9 @@ def _spec(tag: str, model: _Model, groups: list[list[str]], kinds: list[list[str
         tag=tag, model_namespace=model.namespace, model_header=model.header.name,
         weights=model.weights.name if model.weights else None,
         size_params=tuple(dict.fromkeys(seen)), infer_params=tuple(infer_params),
-        inputs=layouts, outputs=out_layouts,
+        inputs=tuple(layouts), outputs=out_layouts,
         same_output_types=len({o.dtype for o in outputs}) == 1,
+        overflow=layout.particles or "refuse", sort_by=layout.sort_by,
     )
 
 
@@ -296,24 +345,25 @@ def _digest(model: _Model, spec: ScorerSpec, march: str | None) -> str:
     if model.weights is not None:
         digest.update(model.weights.read_bytes())
     digest.update(repr((spec.model_namespace, spec.size_params, spec.infer_params,
-                        spec.inputs, spec.outputs, spec.same_output_types)).encode())
-    for source in (Path(scorer_code.__file__), Path(sharedlib.__file__),
+                        spec.inputs, spec.outputs, spec.same_output_types, spec.overflow,
+                        spec.sort_by)).encode())
+    for source in (Path(glue.__file__), Path(sharedlib.__file__),
                    Path(sharedlib.project_include_dir()) / "SofiePyTorch" / "SlotSessions.hxx"):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 
 class Scorer:
-    """One model compiled for one set of input columns: reusable on many RDataFrames.
+    """One model compiled for one layout of input columns: reusable on many datasets.
 
     The library is kept in a cache directory named after a hash of its inputs (model
     code, weights, column layout, target CPU): a model is compiled once, not once per
     process. ``march`` is g++'s ``-march`` (None: the compiler's default).
-    ``define()`` also keeps the Scorer per model object or file and layout, so a model is
-    converted once per process.
+    :func:`scorer` also keeps the Scorer per model object or file and layout, so a model
+    is converted once per process.
     """
 
-    def __init__(self, model: object, groups: list[list[str]], kinds: list[list[str]],
+    def __init__(self, model: object, layout: Layout,
                  input_shapes: object = None, dtypes: object = None,
                  workdir: str | os.PathLike[str] | None = None,
                  march: str | None = sharedlib.NATIVE) -> None:
@@ -323,15 +373,15 @@ class Scorer:
         try:
             shapes = input_shapes
             if shapes is None and not isinstance(model, api.Conversion):
-                shapes = _shapes_from_columns(groups, kinds)
+                shapes = _shapes_from_columns(layout)
             staged = _convert(model, shapes, dtypes, staging, "sofie_scorer")
-            self.tag = _digest(staged, _spec("", staged, groups, kinds), march)
+            self.tag = _digest(staged, _spec("", staged, layout), march)
             self.directory = root / f"sofie_score_{self.tag}"
             stem = f"sofie_score_{self.tag}"
             self.model = _Model(staged.rmodel, self.directory / f"{stem}_model.hxx",
                                 self.directory / f"{stem}.dat" if staged.weights else None,
                                 staged.namespace)
-            self.spec = _spec(self.tag, self.model, groups, kinds)
+            self.spec = _spec(self.tag, self.model, layout)
             self.header = self.directory / f"{stem}.h"
             self.library = self.directory / f"lib{stem}.so"
             if not self.library.is_file():
@@ -340,6 +390,7 @@ class Scorer:
             shutil.rmtree(staging, ignore_errors=True)
         self._loaded = False
         self._distributed = False
+        self._columns_function: Any = None
         self._calls = itertools.count()  # names of aliases and helper columns, per call
 
     def _build(self, staged: _Model, staging: Path, stem: str) -> None:
@@ -348,8 +399,8 @@ class Scorer:
         if staged.weights is not None and self.model.weights is not None:
             staged.weights.rename(staging / self.model.weights.name)
         source = staging / f"{stem}.cxx"
-        source.write_text(scorer_code.compiled_source(self.spec))
-        (staging / self.header.name).write_text(scorer_code.cling_header(self.spec))
+        source.write_text(glue.compiled_source(self.spec))
+        (staging / self.header.name).write_text(glue.cling_header(self.spec))
         sharedlib.compile_library(source, staging / self.library.name, march=self.march)
         try:
             staging.rename(self.directory)
@@ -388,134 +439,52 @@ class Scorer:
             distributed.DistributeFiles([str(self.model.weights)])
         self._distributed = self._loaded = True
 
-    def define(self, df: Any, names: Sequence[str]) -> Any:
-        """Add the output columns to df (local or distributed); return the new node."""
-        names = list(names)
-        self._check_names(df, names)
-        distributed = _is_distributed(df)
-        if distributed:
-            self.distribute()
-            call = f"{self.namespace}::ScoreOnThisThread("
-        else:
-            self.load().Setup(int(df.GetNSlots()))
-            call = f"{self.namespace}::Score(rdfslot_, "
-        node = df
-        prefix = f"sofie_{self.tag}_{next(self._calls)}"
-        # Columns reach the expression through aliases named by us: a column name is only
-        # ever passed to RDataFrame as data, never pasted into the expression.
-        aliases = []
-        for i, column in enumerate(self.spec.columns):
-            alias = f"{prefix}_in{i}"
-            node = node.Alias(alias, column)
-            aliases.append(alias)
-        expression = call + ", ".join(aliases) + ")"
-        out_sizes = [o.size for o in self.spec.outputs]
-        if len(names) == 1:
-            return node.Define(names[0], expression)
-        hidden = f"{prefix}_outputs"
-        node = node.Define(hidden, expression)
-        if len(names) == sum(out_sizes):  # one float column per output value
-            for k, name in enumerate(names):
-                node = node.Define(name, f"{hidden}[{k}]")
-            return node
-        offset = 0  # one column per output tensor
-        for name, size in zip(names, out_sizes):
-            element = (f"{hidden}[{offset}]" if size == 1
-                       else f"{self.namespace}::Slice({hidden}, {offset}, {size})")
-            node = node.Define(name, element)
-            offset += size
-        return node
 
-    def _check_names(self, df: Any, names: list[str]) -> None:
-        sizes = [o.size for o in self.spec.outputs]
-        total = sum(sizes)
-        allowed = {1, len(sizes), total}
-        if len(names) not in allowed:
-            raise InputSpecError(
-                f"{len(names)} output name(s) given; the model has {len(sizes)} output "
-                f"tensor(s) of {sizes} values per event: give 1 name (one "
-                f"{'float' if total == 1 else 'RVec<float>'} column), {len(sizes)} (one per "
-                f"output tensor) or {total} (one float column per value)"
-            )
-        existing = {str(c) for c in df.GetColumnNames()}
-        for name in names:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise InputSpecError(f"output column name {name!r} is not a valid C++ "
-                                     f"identifier (letters, digits, _)")
-            if name in existing:
-                raise InputSpecError(f"output column {name!r} exists already")
-        if len(set(names)) != len(names):
-            raise InputSpecError(f"output column names repeat: {names}")
+    def columns_function(self) -> Any:
+        """The library's batch entry point, through ctypes (the columnar path)."""
+        if self._columns_function is None:
+            import ctypes
+
+            library = ctypes.CDLL(str(self.library))
+            function = getattr(library, f"sofie_score_columns_{self.tag}")
+            function.restype = ctypes.c_int
+            function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
+                                 ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+            self._columns_function = (library, function)
+        return self._columns_function[1]
 
 
 _cache: dict[tuple[Any, ...], tuple[object, Scorer]] = {}
 _cache_lock = threading.Lock()
 
 
-def _cache_key(model: object, groups: list[list[str]], kinds: list[list[str]],
-               input_shapes: object, dtypes: object, march: str | None) -> tuple[Any, ...] | None:
-    layout = (tuple(map(tuple, groups)), tuple(map(tuple, kinds)), repr(input_shapes),
-              repr(dtypes), march)
+def _cache_key(model: object, layout: Layout, input_shapes: object, dtypes: object,
+               march: str | None) -> tuple[Any, ...] | None:
+    key = (layout, repr(input_shapes), repr(dtypes), march)
     if isinstance(model, api.Conversion):
-        return ("conversion", id(model), *layout)
+        return ("conversion", id(model), *key)
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         try:
             stat = path.stat()
         except OSError:
             return None  # let the converter report it
-        return ("file", str(path.resolve()), stat.st_mtime_ns, stat.st_size, *layout)
+        return ("file", str(path.resolve()), stat.st_mtime_ns, stat.st_size, *key)
     return None  # an nn.Module may change between calls: convert it each time
 
 
-def define(df: Any, names: str | Sequence[str], model: object,
-           columns: Sequence[str] | Sequence[Sequence[str]], *,
-           input_shapes: object = None, dtypes: object = None,
+def scorer(model: object, layout: Layout, input_shapes: object = None, dtypes: object = None,
            workdir: str | os.PathLike[str] | None = None,
-           march: str | None = None) -> Any:
-    """Add the model's outputs to df as new columns; return the new RDataFrame node.
-
-    ``names``: one name (a ``float`` column for a model with one scalar output, else an
-    ``RVec<float>`` of all outputs), one per output tensor, or one per output value.
-    ``model``: a model file, an ``nn.Module``/``ScriptModule``/``ExportedProgram``, or a
-    ``sofie_pytorch.convert`` result (converted once, reused). ``columns``: the input
-    columns of the model's one input, or one list per input. Scalar columns of any
-    numeric type fill an input in order (cast to its type); one RVec column fills an
-    input whole; k RVec columns are k features along the input's last axis. With RVec
-    columns (or a file or module whose inputs are not one row of scalars) give
-    ``input_shapes`` as for ``sofie_pytorch.parse``, with batch 1: ``[[1, 20, 10]]``.
-
-    ``workdir``: where compiled scorers are kept (default ``$SOFIE_PYTORCH_CACHE`` or
-    ``~/.cache/sofie_pytorch/scorers``); a library is reused whenever the same model
-    code, weights, column layout and target CPU come again, in this process or another.
-
-    ``march``: the CPU the library is compiled for (g++'s ``-march``). By default
-    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and the
-    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs (on
-    other architectures than x86-64: the compiler's default); give
-    ``march="native"`` when every worker has the client's CPU (a LocalCluster, a
-    homogeneous cluster), or another -march value such as ``"x86-64-v3"``.
-
-    Local RDataFrames (also with ``ROOT.EnableImplicitMT``) and distributed ones
-    (``executor=client``) are both accepted. Errors in the columns or the model are
-    raised here, before the event loop; an RVec of the wrong length in some event
-    raises ``std::length_error`` naming the column when the event loop reaches it.
-    """
-    name_list = [names] if isinstance(names, str) else list(names)
-    if not name_list or not all(isinstance(n, str) for n in name_list):
-        raise InputSpecError(f"names must be a column name or a list of them, not {names!r}")
-    groups = _column_groups(columns)
-    kinds = _column_kinds(df, groups)
-    if march is None:
-        march = sharedlib.portable_march() if _is_distributed(df) else sharedlib.NATIVE
+           march: str | None = sharedlib.NATIVE) -> Scorer:
+    """The Scorer of a model and layout: made once per process for a file or a
+    conversion (and compiled once across processes, see :class:`Scorer`)."""
     sharedlib.target_fingerprint(march)  # a bad name is refused before any conversion
-    key = _cache_key(model, groups, kinds, input_shapes, dtypes, march)
+    key = _cache_key(model, layout, input_shapes, dtypes, march)
     with _cache_lock:
         cached = _cache.get(key) if key is not None else None
-        if cached is None:
-            scorer = Scorer(model, groups, kinds, input_shapes, dtypes, workdir, march)
-            if key is not None:
-                _cache[key] = (model, scorer)  # keeps the model alive: id() stays unique
-        else:
-            scorer = cached[1]
-    return scorer.define(df, name_list)
+        if cached is not None:
+            return cached[1]
+        made = Scorer(model, layout, input_shapes, dtypes, workdir, march)
+        if key is not None:
+            _cache[key] = (model, made)  # keeps the model alive: id() stays unique
+        return made
