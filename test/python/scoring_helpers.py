@@ -116,11 +116,39 @@ def write_events(path: Path, entries: int, seed: int = 7, offset: int = 0,
     return path
 
 
+def command() -> Path:
+    """The `sofie-pytorch` command of the environment running the tests, the script users
+    type (written by make, or by pip): next to the environment's python."""
+    script = Path(sys.executable).parent / "sofie-pytorch"
+    assert script.is_file(), f"{script} is missing: run make build (or pip install .)"
+    return script
+
+
 def score_cli(*args: object, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """`sofie-pytorch score ARGS` as a user runs it, bounded in time."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "sofie_pytorch", "score", *map(str, args)],
+    return subprocess.run([str(command()), "score", *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def with_friend(inputs: list[Path] | list[str], tree: str, output: Path, columns: list[str],
+                friend_tree: str = "scores") -> dict[str, np.ndarray]:
+    """The input chain with the output file as a friend (tree->AddFriend(friend_tree,
+    output)), read entry by entry: input columns by name, the friend's as
+    'friend_tree.column'. The friend must have exactly the chain's entries."""
+    import ROOT
+
+    chain = ROOT.TChain(tree)
+    for name in inputs:
+        chain.Add(str(name))
+    friend = chain.AddFriend(friend_tree, str(output))
+    assert friend, f"AddFriend({friend_tree!r}, {output}) failed"
+    f = ROOT.TFile.Open(str(output))
+    try:
+        assert f.Get(friend_tree).GetEntries() == chain.GetEntries()
+    finally:
+        f.Close()
+    return ROOT.RDataFrame(chain).AsNumpy(columns)
 
 
 def recorded_march(library: Path) -> str:

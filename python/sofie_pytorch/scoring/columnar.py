@@ -66,6 +66,8 @@ def _kind(value: Any) -> str | None:
     import awkward as ak
 
     form = ak.to_layout(value).form
+    if form.parameter("__array__") in ("string", "bytestring", "char", "byte"):
+        return None  # text: a list of characters to awkward
     if isinstance(form, ak.forms.NumpyForm):
         return "scalar" if not form.inner_shape and form.primitive != "datetime64" else "array"
     if isinstance(form, (ak.forms.ListOffsetForm, ak.forms.ListForm, ak.forms.RegularForm)):
