@@ -9,7 +9,6 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import scoring_helpers as sh
 import torch
