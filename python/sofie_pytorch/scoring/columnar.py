@@ -364,8 +364,11 @@ class FileJob:
         self.keep = list(keep)
         self.read_names = list(dict.fromkeys([*self.scorer.spec.columns, *self.keep]))
 
-    def _tasks(self, range_events: int) -> Iterator[Callable[[], Any]]:
+    def _tasks(self, range_events: int, threads: int) -> Iterator[Callable[[], Any]]:
         local = threading.local()  # uproot file handles: one set per thread
+        # at least 4 ranges per thread, so that small inputs keep every thread busy too
+        entries = sum(int(d.num_entries) for d in self.datasets)
+        range_events = max(1, min(range_events, -(-entries // (4 * threads))))
 
         def task(index: int, start: int, stop: int) -> tuple[list[np.ndarray], dict[str, Any]]:
             handles = local.__dict__.setdefault("datasets", {})
@@ -377,6 +380,13 @@ class FileJob:
         for index, dataset in enumerate(self.datasets):
             for start, stop in _ranges(dataset, self.read_names, range_events):
                 yield lambda i=index, a=start, b=stop: task(i, a, b)
+
+    def scores(self, threads: int = 1, range_events: int = RANGE_EVENTS
+               ) -> Iterator[tuple[list[np.ndarray], dict[str, Any]]]:
+        """(outputs, kept columns) of each range of entries, in the input's order:
+        read and scored on ``threads`` threads, at most 2 ranges per thread in memory."""
+        threads = max(1, threads)
+        return _ordered(self._tasks(range_events, threads), threads)
 
     def write(self, output: Path, *, output_tree: str = "scores",
               output_format: str = "ttree", threads: int = 1,
@@ -393,7 +403,7 @@ class FileJob:
         writer = _Writer(target, output_tree, self.names, sizes, self.keep)
         entries = 0
         try:
-            for outputs, kept in _ordered(self._tasks(range_events), max(1, threads)):
+            for outputs, kept in self.scores(threads, range_events):
                 writer.write(outputs, kept)
                 entries += len(outputs[0])
             if writer.tree is None:  # no entries at all: an empty tree all the same
