@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -265,27 +266,27 @@ def numpy_onnxruntime(model: str, data: str, converted: Path) -> tuple[int, floa
     return len(inputs[0]), time.perf_counter() - start, total
 
 
+def _uproot_run(model: str, data: str, batches: Callable[[tuple[np.ndarray, ...]], float]
+                ) -> tuple[int, float, float]:
+    start = time.perf_counter()
+    events, total = 0, 0.0
+    for inputs in _uproot_inputs(model, data):
+        events += len(inputs[0])
+        total += batches(inputs)
+    return events, time.perf_counter() - start, total
+
+
 def uproot_torch(model: str, data: str, converted: Path) -> tuple[int, float, float]:
     import torch
 
     torch.set_num_threads(1)
     net = torch.jit.load(str(converted / "model.pt")).eval()
-    start = time.perf_counter()
-    events, total = 0, 0.0
-    for inputs in _uproot_inputs(model, data):
-        events += len(inputs[0])
-        total += _torch_batches(net, inputs)
-    return events, time.perf_counter() - start, total
+    return _uproot_run(model, data, lambda inputs: _torch_batches(net, inputs))
 
 
 def uproot_onnxruntime(model: str, data: str, converted: Path) -> tuple[int, float, float]:
     session = _onnx_session(converted)
-    start = time.perf_counter()
-    events, total = 0, 0.0
-    for inputs in _uproot_inputs(model, data):
-        events += len(inputs[0])
-        total += _onnx_batches(session, inputs)
-    return events, time.perf_counter() - start, total
+    return _uproot_run(model, data, lambda inputs: _onnx_batches(session, inputs))
 
 
 _extra: dict[str, float] = {}

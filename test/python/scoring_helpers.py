@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -266,3 +267,17 @@ def jet_models() -> dict[str, nn.Module]:
     lstm = SequenceClassifier()
     return {"deepsets": DeepSets().eval(), "lstm": lstm.eval(),
             "channels_first": ChannelsFirst().eval()}
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "mt2"])
+def threads(request):
+    """RDataFrame on 1 thread, then with ROOT.EnableImplicitMT(2); the number."""
+    import ROOT
+
+    if request.param > 1:
+        ROOT.EnableImplicitMT(request.param)
+    try:
+        yield request.param
+    finally:
+        if ROOT.IsImplicitMTEnabled():
+            ROOT.DisableImplicitMT()
