@@ -79,7 +79,9 @@ def test_rvec_columns_with_a_shape(data, models, tmp_path):
     sh.assert_close(cols["scores.lstm_score"], want[:, 0])
 
 
-def test_rntuple_in_and_out(data, models, tmp_path):
+@pytest.mark.parametrize("where", [["--threads", "2"], ["--workers", "2"]],
+                         ids=["threads", "dask"])
+def test_rntuple_in_and_out(data, models, tmp_path, where):
     # ROOT 6.40 writes the input as an RNTuple; the scores go out as one too, same order
     nets, paths = models
     source = tmp_path / "events_rntuple.root"
@@ -90,7 +92,7 @@ def test_rntuple_in_and_out(data, models, tmp_path):
     out = tmp_path / "scored.root"
     proc = score(paths["classifier"], "--input", source, "--tree", "events", "--columns",
                  "px,py,pz,e", "--keep", "id", "--format", "rntuple", "--output", out,
-                 "--threads", "2", cwd=tmp_path)
+                 *where, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     f = ROOT.TFile.Open(str(out))
     assert str(f.GetKey("scores").GetClassName()) == "ROOT::RNTuple"

@@ -167,7 +167,10 @@ def _snapshot(df: Any, tree: str, path: Path, columns: list[str], scratch: Path)
     """Write the columns into path: per partition into scratch, merged in order."""
     import ROOT
 
-    df.Snapshot(tree, str(scratch / "part.root"), columns)
+    options = ROOT.RDF.RSnapshotOptions()
+    # a TTree per partition, also from an RNTuple input (then --format rntuple converts)
+    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kTTree
+    df.Snapshot(tree, str(scratch / "part.root"), columns, options)
     # DistRDF names them part_<range id>.root, its ranges numbered in entry order: merged
     # in that order, the output keeps the input's order (a rerun partition of a killed
     # worker rewrites its own file: nothing lost or doubled).
