@@ -81,6 +81,13 @@ def test_bad_columns_are_named(converted, events):
     short = dict(events, e=events["e"][:-1])
     with pytest.raises(rdf.ColumnError, match=r"column 'e' has 1399 events, 'px' 1400"):
         columnar.score_arrays(converted["classifier"], short, sh.VARIABLES)
+    # (values, offsets) pairs given by hand: offsets that run backwards are refused
+    values = np.arange(6, dtype=np.float32)
+    with pytest.raises(rdf.ColumnError, match=r"column 'c': its offsets are not an "
+                       r"increasing sequence of positions in its 6 values"):
+        columnar.score_arrays(converted["classifier"],
+                              {"c": (values, np.array([0, 4, 2, 6]))}, ["c"],
+                              input_shapes=[[1, 4]])
 
 
 @pytest.mark.parametrize("threads", [1, 2])

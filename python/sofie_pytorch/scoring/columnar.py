@@ -127,9 +127,10 @@ def _views(scorer: Scorer, arrays: Mapping[str, Any]) -> _Views:
         if entries is not None and n != entries:
             raise ColumnError(f"column {name!r} has {n} events, {spec.columns[0]!r} {entries}")
         entries = n
-        if offsets is not None and len(offsets) and (offsets[0] < 0
-                                                     or offsets[-1] > len(values)):
-            raise ColumnError(f"column {name!r}: its offsets point outside its values")
+        if offsets is not None and len(offsets) and (
+                offsets[0] < 0 or offsets[-1] > len(values) or np.any(np.diff(offsets) < 0)):
+            raise ColumnError(f"column {name!r}: its offsets are not an increasing sequence "
+                              f"of positions in its {len(values)} values")
         keep += [values] + ([offsets] if offsets is not None else [])
         structs[j].data = values.ctypes.data
         structs[j].offsets = offsets.ctypes.data if offsets is not None else None
@@ -350,11 +351,13 @@ class FileJob:
         groups = column_groups(columns)
         wanted = [c for g in groups for c in g if c != MASK]
         wanted += [sort_by] if sort_by else []
-        available = set(self.datasets[0].keys())
-        missing = sorted({c for c in [*wanted, *keep] if c not in available})
-        if missing:
-            raise ColumnError("no column " + ", ".join(f"'{c}'" for c in missing)
-                              + " in the dataset")
+        for path, dataset in zip(self.files, self.datasets):
+            available = set(dataset.keys())
+            missing = sorted({c for c in [*wanted, *keep] if c not in available})
+            if missing:
+                raise ColumnError("no column " + ", ".join(f"'{c}'" for c in missing)
+                                  + (" in the dataset" if len(self.files) == 1 else
+                                     f" in {path}"))
         first = next((d for d in self.datasets if int(d.num_entries) > 0), self.datasets[0])
         sample = _read(first, wanted, 0, min(1, int(first.num_entries)))
         self.scorer = scorer(model, _layout(sample, groups, particles, sort_by),
