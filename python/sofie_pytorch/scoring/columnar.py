@@ -198,7 +198,8 @@ def _open(path: str, name: str) -> Any:
     import uproot
 
     try:
-        found = uproot.open(path)[name]
+        # no array cache: each range is read once (the cache would only hold memory)
+        found = uproot.open(path, array_cache=None)[name]
     except (OSError, ValueError) as exc:
         raise InputSpecError(f"{path}: not a readable ROOT file ({exc})") from None
     except KeyError:
