@@ -8,6 +8,7 @@ expressed. Importing a family module registers its rewrites.
 
 from . import (  # noqa: F401 - importing a family registers its rewrites
     activations,
+    constants,
     dense,
     fusion,
     indexing,

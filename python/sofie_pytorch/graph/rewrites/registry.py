@@ -100,11 +100,12 @@ def _key(node: onnx.NodeProto) -> str:
 def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
     """Apply every registered rewrite that fits, in place; return how many applied."""
     del supported  # rewrites decide by pattern; kept for a stable signature
-    if not any(_key(n) in _REWRITES for n in model.graph.node):
-        return 0
     from .folding import fold  # folding builds on this module's Context
 
-    fold(model)  # the constants rewrites read (pads, sizes) may still be computations
+    # What is computed from constants only (sizes, pads, ParT's triangle indices from
+    # nonzero) becomes a constant, for the rewrites that read it and before the engine,
+    # which would otherwise generate code for it or refuse it (NonZero).
+    fold(model)
     ctx = Context(model)
     nodes: list[onnx.NodeProto] = []
     count = 0
