@@ -15,10 +15,12 @@ def _reshape_static(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] 
     # shape known, both become plain numbers (or only the -1, where a 0 copies a
     # dimension chosen at run time).
     target = ctx.constants.get(node.input[1])
-    if target is None or not (0 in target and -1 in target) or attr(node, "allowzero", 0):
+    if target is None or -1 not in target or attr(node, "allowzero", 0):
         return None
     target = [int(d) for d in target.tolist()]
     source = ctx.shapes.get(node.input[0])
+    if 0 not in target:
+        return _reshape_with_run_time_length(node, ctx, target, source)
     copied = [i for i, d in enumerate(target) if d == 0]
     if source is None or any(i >= len(source) for i in copied):
         return None
@@ -39,6 +41,50 @@ def _reshape_static(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] 
         dims = [int(np.prod(source)) // known if d == -1 else d for d in dims]
     shape = ctx.constant(np.array(dims, dtype=np.int64), "shape")
     return [helper.make_node("Reshape", [node.input[0], shape], list(node.output), name=node.name)]
+
+
+def _reshape_with_run_time_length(node: onnx.NodeProto, ctx: Context, target: list[int],
+                                  source: list[int | str] | None) -> list[onnx.NodeProto] | None:
+    # SOFIE 0.1.0 cannot work out a -1 from a length holding a size chosen at run time
+    # unless the other dimensions divide one factor of it: ParticleNet's
+    # x.transpose(0, 1).reshape(num_dims, -1) of a {7, N, 24} tensor fails in Generate()
+    # with "invalid_argument: stoi" (and its Flatten names a member "fN * 24"). The -1 is
+    # the product of the run-time sizes times a fixed factor: computed from the input's
+    # Shape, as the engine computes shape tensors, it needs no -1.
+    if source is None or target.count(-1) != 1:
+        return None
+    run_time = [i for i, d in enumerate(source) if not (isinstance(d, int) and d > 0)]
+    if not run_time:
+        return None
+    fixed_source = int(np.prod([d for d in source if isinstance(d, int) and d > 0]))
+    fixed_target = int(np.prod([d for d in target if d != -1]))
+    if fixed_target <= 0 or fixed_source % fixed_target:
+        return None
+    shape = ctx.fresh(f"{node.output[0]}_shape")
+    nodes = [helper.make_node("Shape", [node.input[0]], [shape], name=f"{node.name}/Shape")]
+    length = ""
+    for axis in run_time:
+        size = ctx.fresh(f"{node.output[0]}_dim{axis}")
+        index = ctx.constant(np.array([axis], dtype=np.int64), "axis")
+        nodes.append(helper.make_node("Gather", [shape, index], [size], name=f"{size}/Gather"))
+        if length:
+            product = ctx.fresh(f"{node.output[0]}_length")
+            nodes.append(helper.make_node("Mul", [length, size], [product], name=f"{product}/Mul"))
+            size = product
+        length = size
+    if fixed_source // fixed_target != 1:
+        factor = ctx.constant(np.array([fixed_source // fixed_target], dtype=np.int64), "factor")
+        product = ctx.fresh(f"{node.output[0]}_length")
+        nodes.append(helper.make_node("Mul", [length, factor], [product], name=f"{product}/Mul"))
+        length = product
+    pieces = [length if d == -1 else ctx.constant(np.array([d], dtype=np.int64), "dim")
+              for d in target]
+    target_shape = ctx.fresh(f"{node.output[0]}_target")
+    nodes.append(helper.make_node("Concat", pieces, [target_shape], name=f"{node.name}/Concat",
+                                  axis=0))
+    nodes.append(helper.make_node("Reshape", [node.input[0], target_shape], list(node.output),
+                                  name=node.name))
+    return nodes
 
 
 def _reduce_to_scalar(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
@@ -68,8 +114,6 @@ def _reduce_to_scalar(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto
 for _op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
             "ReduceL2"):
     rewrite(_op)(_reduce_to_scalar)
-
-
 
 
 @rewrite("If")
