@@ -138,7 +138,7 @@ def generate(model: Any, output_dir: str | os.PathLike[str], stem: str) -> tuple
         raise OutputError(
             f"{out}: cannot write the generated code there ({exc.strerror})"
         ) from None
-    model.Generate()
+    _root.generate(model)
     header = out / f"{stem}.hxx"
     written = {p.resolve() for p in write_generated(model, header)}
     weights = header.with_suffix(".dat")

@@ -161,7 +161,8 @@ def jets(name: str, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
         energy = torch.sqrt(px**2 + py**2 + pz**2 + mass**2)
         mask = torch.zeros(shape)
         for j in range(batch):
-            real = max(c.particles - 4 - 3 * j, c.particles // 2) if c.prefix != "sv_" else 2 + j % 2
+            real = (2 + j % 2 if c.prefix == "sv_"
+                    else max(c.particles - 4 - 3 * j, c.particles // 2))
             mask[j, :, :real] = 1
         features = torch.randn(batch, c.features, c.particles, generator=generator)
         inputs[c.prefix + c.feature] = features * mask

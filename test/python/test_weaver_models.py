@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sofie_pytorch
 import torch
 import weaver  # noqa: F401 - test/requirements.txt: fail clearly when it is missing
 from compiled import compile_and_run_many
 from weaver_cases import CASES, build, in_forward_order, jets, torch_output
-
-import sofie_pytorch
 
 RTOL, ATOL = 1e-4, 1e-5
 BATCHES = (1, 3)

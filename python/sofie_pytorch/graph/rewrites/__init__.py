@@ -19,6 +19,7 @@ from . import (  # noqa: F401 - importing a family registers its rewrites
     reductions,
     resampling,
     shapes,
+    trigonometry,
 )
 from .registry import Context, apply, attr, rewrite
 

@@ -28,7 +28,9 @@ class Context:
             t.name: numpy_helper.to_array(t) for t in model.graph.initializer
         }
         for node in model.graph.node:
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value" \
+                    and node.attribute[0].t.data_type != onnx.TensorProto.UNDEFINED:
+                # (UNDEFINED: torch's exporter writes a None argument so; it holds no value)
                 self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
         self.shapes: dict[str, list[int | str]] = {}
         try:
@@ -65,6 +67,11 @@ class Context:
         self._graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
         self.constants[name] = np.asarray(value)
         return name
+
+    def initializer(self, name: str, value: np.ndarray) -> None:
+        """Add a constant initializer under a given name (a node's output it replaces)."""
+        self._graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+        self.constants[name] = np.asarray(value)
 
     def fresh(self, hint: str) -> str:
         self._counter += 1
