@@ -148,11 +148,12 @@ std::string Demangled(const char *name)
 std::string ReadableStep(std::string step)
 {
    const auto mangled = step.find(" N5SOFIE");
-   if (mangled == std::string::npos)
-      return step;
-   const auto end = step.find(' ', mangled + 1);
-   const std::string name = step.substr(mangled + 1, end == std::string::npos ? std::string::npos : end - mangled - 1);
-   step.replace(mangled + 1, name.size(), Demangled(name.c_str()));
+   if (mangled != std::string::npos) {
+      const auto end = step.find(' ', mangled + 1);
+      const std::string name =
+         step.substr(mangled + 1, end == std::string::npos ? std::string::npos : end - mangled - 1);
+      step.replace(mangled + 1, name.size(), Demangled(name.c_str()));
+   }
    if (!step.empty())
       step[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(step[0])));
    return step;
@@ -187,7 +188,8 @@ RModel BuildModel(const TracedGraph &graph)
       std::istringstream words(node);
       std::string arrow, newWord, nodeWord, opType, nodeName, orderWord, order;
       if (words >> arrow >> newWord >> nodeWord >> opType >> nodeName >> orderWord >> order)
-         message += " (at node " + order + " of the graph, " + nodeName + ", a " + opType + ")";
+         message += " (the engine had last started node " + order + " of the graph, " + nodeName + ", a " +
+                    opType + ")";
       // The engine names element types by their ONNX numbers; 11 is double.
       if (message.find("input type 11") != std::string::npos)
          message += " (11 is double: the SOFIE engine generates float code; convert the model with "

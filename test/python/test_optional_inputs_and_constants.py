@@ -206,6 +206,6 @@ def test_engine_parse_error_names_the_node(tmp_path):
     path = tmp_path / "dbl.pt"
     torch.jit.save(torch.jit.script(module), str(path))
     with pytest.raises(sofie_pytorch.SofiePyTorchError,
-                       match=r"at node \d+ of the graph, \S+, a \w+\)"):
+                       match=r"the engine had last started node \d+ of the graph, \S+, a \w+\)"):
         sofie_pytorch.parse(str(path), [[4, 5]], dtypes=["double"])
 

@@ -50,59 +50,84 @@ def _export_pt2(name: str, model: torch.nn.Module, inputs: dict[str, torch.Tenso
     torch.export.save(program, str(path))
 
 
-def _sources(name: str, directory: Path) -> dict[str, tuple[object, dict[str, object]]]:
-    """Each format's model as the converter is given it, and the keywords of convert()."""
-    example = in_forward_order(build(name), jets(name, 3))
+def _dynamic(name: str, fmt: str) -> bool:
+    """Whether the format converts with the batch size chosen at run time (else: once per
+    batch size). Not yet for ParT (torch's exporter writes an If for a squeeze whose size
+    ONNX shape inference loses) nor from a .pt2 (the engine's code for the exported
+    program's graph fails at run time): see the module's docstring."""
+    return fmt != "pt2" and not name.startswith("part")
+
+
+def _source(name: str, fmt: str, example: dict[str, torch.Tensor], code: str,
+            directory: Path) -> tuple[object, dict[str, object]]:
+    """The model as the converter is given it in this format (named `code`, which names
+    the generated namespace), and the keywords of convert()."""
     shapes = [list(x.shape) for x in example.values()]
+    if fmt == "module":
+        module = build(name)
+        module.__class__ = type(code, (module.__class__,), {})
+        # By name, as the mapping's keys: forward()'s inputs with defaults included.
+        return module, {"example_inputs": example}
+    path = directory / f"{code}.{'pt' if fmt == 'traced' else 'pt2'}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = directory / f"{name}_traced.pt"
-        torch.jit.save(torch.jit.trace(build(name), tuple(example.values()), check_trace=False),
-                       str(traced))
-        pt2 = directory / f"{name}_pt2.pt2"
-        _export_pt2(name, build(name), example, pt2)
-    module = build(name)
-    # The generated namespace is named after the class: one per format in the program.
-    module.__class__ = type(f"{name}_module", (module.__class__,), {})
-    return {
-        # By name, as the mapping's keys: forward()'s inputs with defaults included.
-        "module": (module, {"example_inputs": example}),
-        "traced": (traced, {"input_shapes": shapes}),
-        "pt2": (pt2, {"input_shapes": shapes}),
-    }
+        if fmt == "traced":
+            torch.jit.save(torch.jit.trace(build(name), tuple(example.values()),
+                                           check_trace=False), str(path))
+        else:
+            _export_pt2(name, build(name), in_forward_order(build(name), jets(name, 3)), path)
+    return path, {"input_shapes": shapes}
 
 
 @pytest.fixture(scope="module", params=MATRIX)
 def converted(request, tmp_path_factory):
-    """(name, {(format, batch): (generated outputs or the error, Torch's output)})."""
+    """(name, {(format, batch): (generated outputs or the error, Torch's output)}): every
+    format converted, all compiled into one program, run at batch 1 and 3."""
     name = request.param
     directory = tmp_path_factory.mktemp(name)
     model = build(name)
+    inputs = {b: in_forward_order(model, jets(name, b, seed=b)) for b in BATCHES}
     runs: dict[str, list[np.ndarray]] = {}
     sizes: dict[str, list[int]] = {}
-    expected = {}
-    for batch in BATCHES:
-        inputs = in_forward_order(model, jets(name, batch, seed=batch))
-        expected[batch] = torch_output(model, inputs).numpy()
-        for fmt in FORMATS:
-            runs[f"{name}_{fmt}@{batch}"] = [x.numpy() for x in inputs.values()]
-            sizes[f"{name}_{fmt}@{batch}"] = [batch]
-    errors = {}
-    for fmt, (source, keywords) in _sources(name, directory).items():
-        try:
-            result = sofie_pytorch.convert(source, directory, dynamic_batch=True, **keywords)
-            assert result.name == f"{name}_{fmt}"
-        except Exception as exc:  # noqa: BLE001 - reported by the test of this format
-            errors[fmt] = f"{type(exc).__name__}: {exc}"
-            for batch in BATCHES:
-                del runs[f"{name}_{fmt}@{batch}"]
+    keys, errors = {}, {}
+    for fmt in FORMATS:
+        # One conversion at a run-time batch size, or one per batch size.
+        conversions = ({None: f"{name}_{fmt}"} if _dynamic(name, fmt)
+                       else {b: f"{name}_{fmt}_b{b}" for b in BATCHES})
+        for fixed, code in conversions.items():
+            example = inputs[fixed or 3]
+            try:
+                source, keywords = _source(name, fmt, example, code, directory)
+                result = sofie_pytorch.convert(source, directory, dynamic_batch=fixed is None,
+                                               **keywords)
+                assert result.name == code
+            except Exception as exc:  # noqa: BLE001 - reported by the test of this format
+                for b in ([fixed] if fixed else BATCHES):
+                    errors[(fmt, b)] = f"{type(exc).__name__}: {exc}"
+                continue
+            for b in ([fixed] if fixed else BATCHES):
+                keys[(fmt, b)] = f"{code}@{b}"
+                runs[keys[(fmt, b)]] = [x.numpy() for x in inputs[b].values()]
+                if fixed is None:
+                    sizes[keys[(fmt, b)]] = [b]
     got = compile_and_run_many(directory, runs, sizes, flags=("-O1",)) if runs else {}
     results = {}
     for fmt in FORMATS:
-        for batch in BATCHES:
-            results[(fmt, batch)] = (errors.get(fmt) or got[f"{name}_{fmt}@{batch}"],
-                                     expected[batch])
+        for b in BATCHES:
+            outcome = errors.get((fmt, b)) or got[keys[(fmt, b)]]
+            results[(fmt, b)] = (outcome, torch_output(model, inputs[b]).numpy())
     return name, results
+
+
+# What does not convert yet, with the error users get (a test fails when it converts).
+EXPECTED_FAILURES = {
+    # The engine's ONNX parser meets a node input without a name in the graph of ParT's
+    # exported program.
+    ("part_small", "pt2"): "SOFIE ONNX Parser Binary op has input tensor  but its type is not "
+                           "yet registered (the engine had last started node",
+    ("part_tagger", "pt2"): "SOFIE ONNX Parser Binary op has input tensor  but its type is not "
+                            "yet registered (the engine had last started node",
+}
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -110,7 +135,50 @@ def converted(request, tmp_path_factory):
 def test_weaver_model_matches_torch(converted, fmt, batch):
     name, results = converted
     got, want = results[(fmt, batch)]
+    if (name, fmt) in EXPECTED_FAILURES:
+        assert isinstance(got, str) and EXPECTED_FAILURES[(name, fmt)] in got, \
+            f"{name} ({fmt}) now converts: remove its expected failure ({got})"
+        return
     assert not isinstance(got, str), f"{name} ({fmt}): {got}"
     assert len(got) == 1
     # Probabilities of a softmax: each jet's sum to 1, so a wrong mask would show.
+    np.testing.assert_allclose(got[0].reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.fixture(scope="module")
+def full_size(tmp_path_factory):
+    """The issue's ParticleNet (64 particles) from a traced file through PyROOT's Parse, and
+    the JetClass ParT (32 particles) from the nn.Module with x, v and mask by name; batch 1,
+    compiled into one program."""
+    import ROOT
+
+    directory = tmp_path_factory.mktemp("full_size")
+    runs, expected = {}, {}
+    model = build("particlenet")
+    inputs = in_forward_order(model, jets("particlenet", 1))
+    path = directory / "particlenet_full.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(model, tuple(inputs.values()), check_trace=False),
+                       str(path))
+    rmodel = ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse(str(path),
+                                                        [list(x.shape) for x in inputs.values()])
+    rmodel.Generate()
+    rmodel.OutputGenerated(str(directory / "particlenet_full.hxx"))
+    runs["particlenet_full"] = [x.numpy() for x in inputs.values()]
+    expected["particlenet_full"] = torch_output(model, inputs).numpy()
+    model = build("part_jetclass")
+    inputs = in_forward_order(model, jets("part_jetclass", 1))
+    model.__class__ = type("part_jetclass", (model.__class__,), {})
+    sofie_pytorch.convert(model, directory, example_inputs=inputs)
+    runs["part_jetclass"] = [x.numpy() for x in inputs.values()]
+    expected["part_jetclass"] = torch_output(model, inputs).numpy()
+    got = compile_and_run_many(directory, runs, flags=("-O1",))
+    return {name: (got[name], want) for name, want in expected.items()}
+
+
+@pytest.mark.parametrize("name", ["particlenet_full", "part_jetclass"])
+def test_full_size_configuration_matches_torch(full_size, name):
+    got, want = full_size[name]
+    assert not isinstance(got, str), got
     np.testing.assert_allclose(got[0].reshape(want.shape), want, rtol=RTOL, atol=ATOL)

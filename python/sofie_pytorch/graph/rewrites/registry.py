@@ -46,6 +46,10 @@ class Context:
                                           for d in dims]
         self._counter = 0
 
+    @property
+    def graph(self) -> onnx.GraphProto:
+        return self._graph
+
     def producer(self, name: str) -> onnx.NodeProto | None:
         """The node that computes a tensor, None for inputs and initializers."""
         for node in self._graph.node:

@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from .constants import bool_constant_as_initializer
 from .registry import Context, attr, rewrite
 
 
@@ -122,13 +123,66 @@ def _if_constant(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | N
     # of unknown size); with the shapes known its condition is a constant: the branch taken
     # replaces it (its results renamed by Identity nodes).
     condition = ctx.constants.get(node.input[0])
+    if condition is None:
+        condition = _shape_only_value(node.input[0], ctx)
     if condition is None or condition.size != 1:
         return None
     branch = attr(node, "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch", None)
     if not isinstance(branch, onnx.GraphProto) or branch.initializer:
         return None
-    nodes = list(branch.node)
+    nodes = []
+    for inner in branch.node:  # the branch's own constants in the engine's form too
+        engine_form = (bool_constant_as_initializer(inner, ctx) if inner.op_type == "Constant"
+                       else None)
+        nodes.extend([inner] if engine_form is None else engine_form)
     for inner, outer in zip(branch.output, node.output):
         nodes.append(helper.make_node("Identity", [inner.name], [outer],
                                       name=f"{node.name}/{outer}"))
     return nodes
+
+
+
+def _shape_only_value(name: str, ctx: Context) -> np.ndarray | None:
+    """The value of a tensor computed from shapes only (every path from it to the graph's
+    inputs passes through a Shape node), when it is the same at two batch sizes: ParT's
+    squeeze of its class token, whose size ONNX shape inference loses after an Expand to
+    the run-time batch size. Evaluated by onnx's reference implementation on zeros."""
+    graph = ctx.graph
+    producers = {o: n for n in graph.node for o in n.output}
+    inputs = {i.name for i in graph.input}
+    # Shape-only: no path from the tensor to an input that does not cross a Shape.
+    seen, pending = set(), [name]
+    while pending:
+        current = pending.pop()
+        if current in seen or current in ctx.constants:
+            continue
+        seen.add(current)
+        if current in inputs:
+            return None
+        node = producers.get(current)
+        if node is None:
+            return None
+        if node.op_type != "Shape":
+            pending.extend(i for i in node.input if i)
+    values = [_evaluate(graph, name, batch) for batch in (2, 3)]
+    if values[0] is None or values[1] is None or not np.array_equal(values[0], values[1]):
+        return None
+    return values[0]
+
+
+def _evaluate(graph: onnx.GraphProto, name: str, batch: int) -> np.ndarray | None:
+    """The tensor `name` of the graph on zero inputs, run-time sizes set to `batch`."""
+    from onnx.reference import ReferenceEvaluator
+
+    feeds = {}
+    for value in graph.input:
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else batch for d in tensor.shape.dim]
+        feeds[value.name] = np.zeros(dims, helper.tensor_dtype_to_np_dtype(tensor.elem_type))
+    probe = helper.make_graph(list(graph.node), "probe", list(graph.input),
+                              [helper.make_empty_tensor_value_info(name)], list(graph.initializer))
+    try:
+        model = helper.make_model(probe, opset_imports=[helper.make_opsetid("", 17)])
+        return np.asarray(ReferenceEvaluator(model).run([name], feeds)[0])
+    except Exception:  # noqa: BLE001 - not evaluable here: the If stays
+        return None
