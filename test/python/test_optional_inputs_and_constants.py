@@ -107,6 +107,16 @@ def test_pyroot_parse_takes_the_defaulted_inputs(masked):
     assert names == ["x", "v", "mask"]
     model = ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse(str(path), [[2, 4, 6]])
     assert [str(n) for n in model.GetInputTensorNames()] == ["x"]
+    # The C++ overload Parse(file, std::vector<std::vector<size_t>>) itself, as a macro or
+    # a compiled program calls it.
+    shapes = ROOT.std.vector[ROOT.std.vector["size_t"]]()
+    for dims in ([2, 4, 6], [2, 4, 6], [2, 1, 6]):
+        shape = ROOT.std.vector["size_t"]()
+        for d in dims:
+            shape.push_back(d)
+        shapes.push_back(shape)
+    model = _root._state["cpp_overloads"](str(path), shapes)
+    assert [str(n) for n in model.GetInputTensorNames()] == ["x", "v", "mask"]
 
 
 def test_reader_computes_with_the_mask(masked):
