@@ -7,6 +7,7 @@ forward() is given (by name: ParT's forward(x, v=None, mask=None, ...) has defau
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,45 +15,10 @@ import torch
 from torch import nn
 
 
-def _particle_net(**config: object) -> Callable[[], nn.Module]:
+def _weaver(module: str, cls: str, **config: object) -> Callable[[], nn.Module]:
+    """A builder of weaver.nn.model.<module>.<cls>(**config), imported when called."""
     def build() -> nn.Module:
-        from weaver.nn.model.ParticleNet import ParticleNet
-        return ParticleNet(**config)
-    return build
-
-
-def _particle_net_tagger(**config: object) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from weaver.nn.model.ParticleNet import ParticleNetTagger
-        return ParticleNetTagger(**config)
-    return build
-
-
-def _part(**config: object) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from weaver.nn.model.ParticleTransformer import ParticleTransformer
-        return ParticleTransformer(**config)
-    return build
-
-
-def _part_tagger(**config: object) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from weaver.nn.model.ParticleTransformer import ParticleTransformerTagger
-        return ParticleTransformerTagger(**config)
-    return build
-
-
-def _particle_next(**config: object) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from weaver.nn.model.ParticleNeXt import ParticleNeXt
-        return ParticleNeXt(**config)
-    return build
-
-
-def _particle_next_tagger(**config: object) -> Callable[[], nn.Module]:
-    def build() -> nn.Module:
-        from weaver.nn.model.ParticleNeXt import ParticleNeXtTagger
-        return ParticleNeXtTagger(**config)
+        return getattr(importlib.import_module(f"weaver.nn.model.{module}"), cls)(**config)
     return build
 
 
@@ -90,37 +56,42 @@ _PNEXT_SMALL = dict(node_dim=16, edge_dim=8,
                                   (8, 32, [(4, 1), (2, 1), (1, 1)], 32)],
                     fc_params=[(32, 0.1)])
 
+_PN = ("ParticleNet", "ParticleNet")
+_PART = ("ParticleTransformer", "ParticleTransformer")
+_JETS = dict(input_dim=17, num_classes=10, pair_input_dim=4, for_inference=True)  # JetClass
+_PART_INPUTS = dict(point=None, vector="v", feature="x")
+
 CASES: dict[str, Case] = {
     # The issue's ParticleNet: 3 EdgeConv blocks, k = 16, 64 particles.
-    "particlenet": Case(_particle_net(input_dims=7, num_classes=2, for_inference=True, **_PN_FULL),
-                        (Collection("", 64, 7, vector=None),)),
-    "particlenet_lite": Case(_particle_net(input_dims=7, num_classes=2, for_inference=True,
-                                           **_PN_LITE),
+    "particlenet": Case(_weaver(*_PN, input_dims=7, num_classes=2, for_inference=True,
+                                **_PN_FULL),
+                        (Collection("", 64, 7),)),
+    "particlenet_lite": Case(_weaver(*_PN, input_dims=7, num_classes=2, for_inference=True,
+                                     **_PN_LITE),
                              (Collection("", 24, 7),)),
     # The JetClass configuration (8 blocks of 128, 2 class-attention blocks) at 32 particles.
-    "part_jetclass": Case(_part(input_dim=17, num_classes=10, pair_input_dim=4, for_inference=True),
-                          (Collection("", 32, 17, point=None, vector="v", feature="x"),),
-                          pt2_tril_indices=True),
-    "part_small": Case(_part(input_dim=17, num_classes=10, pair_input_dim=4, for_inference=True,
-                             **_PART_SMALL),
-                       (Collection("", 16, 17, point=None, vector="v", feature="x"),),
-                       pt2_tril_indices=True),
-    "particlenext": Case(_particle_next(feature_input_dim=7, num_classes=2, for_inference=True,
-                                        **_PNEXT_SMALL),
+    "part_jetclass": Case(_weaver(*_PART, **_JETS),
+                          (Collection("", 32, 17, **_PART_INPUTS),), pt2_tril_indices=True),
+    "part_small": Case(_weaver(*_PART, **_JETS, **_PART_SMALL),
+                       (Collection("", 16, 17, **_PART_INPUTS),), pt2_tril_indices=True),
+    "particlenext": Case(_weaver("ParticleNeXt", "ParticleNeXt", feature_input_dim=7,
+                                 num_classes=2, for_inference=True, **_PNEXT_SMALL),
                          (Collection("", 24, 7, vector="lorentz_vectors"),)),
-    "particlenet_tagger": Case(_particle_net_tagger(pf_features_dims=9, sv_features_dims=5,
-                                                    num_classes=3, for_inference=True, **_PN_LITE),
+    "particlenet_tagger": Case(_weaver("ParticleNet", "ParticleNetTagger", pf_features_dims=9,
+                                       sv_features_dims=5, num_classes=3, for_inference=True,
+                                       **_PN_LITE),
                                (Collection("pf_", 20, 9), Collection("sv_", 4, 5))),
-    "part_tagger": Case(_part_tagger(pf_input_dim=9, sv_input_dim=5, num_classes=3,
-                                     pair_input_dim=4, for_inference=True,
-                                     embed_dims=(32, 64, 32), pair_embed_dims=(16, 16),
-                                     num_heads=4, num_layers=2, num_cls_layers=1),
-                        (Collection("pf_", 12, 9, point=None, vector="v", feature="x"),
-                         Collection("sv_", 4, 5, point=None, vector="v", feature="x")),
+    "part_tagger": Case(_weaver("ParticleTransformer", "ParticleTransformerTagger",
+                                pf_input_dim=9, sv_input_dim=5, num_classes=3, pair_input_dim=4,
+                                for_inference=True, embed_dims=(32, 64, 32),
+                                pair_embed_dims=(16, 16), num_heads=4, num_layers=2,
+                                num_cls_layers=1),
+                        (Collection("pf_", 12, 9, **_PART_INPUTS),
+                         Collection("sv_", 4, 5, **_PART_INPUTS)),
                         pt2_tril_indices=True),
-    "particlenext_tagger": Case(_particle_next_tagger(pf_features_dims=9, sv_features_dims=5,
-                                                      num_classes=3, for_inference=True,
-                                                      **_PNEXT_SMALL),
+    "particlenext_tagger": Case(_weaver("ParticleNeXt", "ParticleNeXtTagger", pf_features_dims=9,
+                                        sv_features_dims=5, num_classes=3, for_inference=True,
+                                        **_PNEXT_SMALL),
                                 (Collection("pf_", 20, 9, vector="vectors"),
                                  Collection("sv_", 4, 5, vector="vectors"))),
 }
