@@ -219,3 +219,36 @@ def test_engine_parse_error_names_the_node(tmp_path):
                        match=r"the engine had last started node \d+ of the graph, \S+, a \w+\)"):
         sofie_pytorch.parse(str(path), [[4, 5]], dtypes=["double"])
 
+
+
+class MaskedRow(nn.Module):
+    """One row of scalars per event and an optional mask over it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            mask = torch.ones_like(x)
+        return self.fc(x * mask)
+
+
+def test_rdataframe_define_feeds_the_mask_column(tmp_path):
+    import ROOT
+    from sofie_pytorch import rdf
+
+    torch.manual_seed(3)
+    model = MaskedRow().eval()
+    generator = np.random.default_rng(4)
+    columns = {f"x{i}": generator.normal(size=20).astype(np.float32) for i in range(4)}
+    columns.update({f"m{i}": (generator.random(20) > 0.3).astype(np.float32) for i in range(4)})
+    df = ROOT.RDF.FromNumpy(columns)
+    scored = rdf.define(df, ["a", "b"], model, [[f"x{i}" for i in range(4)],
+                                                [f"m{i}" for i in range(4)]],
+                        input_shapes=[[1, 4], [1, 4]], workdir=tmp_path)
+    got = scored.AsNumpy(["a", "b"])
+    x = torch.from_numpy(np.stack([columns[f"x{i}"] for i in range(4)], 1))
+    mask = torch.from_numpy(np.stack([columns[f"m{i}"] for i in range(4)], 1))
+    want = _torch(model, x=x, mask=mask)
+    np.testing.assert_allclose(np.stack([got["a"], got["b"]], 1), want, rtol=RTOL, atol=ATOL)
