@@ -39,9 +39,11 @@ build: $(BUILD)/CMakeCache.txt
 demo: build
 	$(PY) examples/demo.py
 
-# Test-only packages (test/requirements.txt: the notebook runner), on top of requirements.txt.
-$(VENV)/.test-requirements.stamp: test/requirements.txt $(VENV)/.requirements.stamp
+# Test-only packages (test/requirements.txt: the notebook runner), on top of requirements.txt;
+# test/requirements-no-deps.txt without their training-only dependencies (weaver-core).
+$(VENV)/.test-requirements.stamp: test/requirements.txt test/requirements-no-deps.txt $(VENV)/.requirements.stamp
 	$(PY) -m pip install --quiet -r test/requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r test/requirements-no-deps.txt
 	@touch $@
 
 # The whole suite, including `pip install .` into a new virtual environment (its wheel

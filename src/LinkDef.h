@@ -10,6 +10,7 @@
 #pragma link C++ function SOFIE::PyTorch::Parse;
 #pragma link C++ function SOFIE::PyTorch::ParsePython;
 #pragma link C++ function SOFIE::PyTorch::SupportedOnnxOperators;
+#pragma link C++ function SOFIE::PyTorch::Generate;
 #pragma link C++ function SOFIE::PyTorch::WriteGenerated;
 #pragma link C++ function SOFIE::PyTorch::BindBlasForCling;
 #pragma link C++ class SOFIE::PyTorch::Reader-;

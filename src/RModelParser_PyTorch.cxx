@@ -8,7 +8,13 @@
 #include "SOFIE/RModelParser_ONNX.hxx"
 #include "RootNames.hxx"
 
+#include <cctype>
+#include <cxxabi.h>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
 #include <sstream>
+#include <typeinfo>
 #include <utility>
 
 namespace SOFIE {
@@ -98,17 +104,92 @@ TracedGraph Trace(PyObject *model, PyObject *shapes, PyObject *dtypes)
    return {std::string(data, size), name};
 }
 
+/// The engine reports progress on std::cout only when verbose: kept in a string while it
+/// works (restored however the scope ends), to say where it was when it failed.
+class EngineTrace {
+public:
+   EngineTrace() : fPrevious(std::cout.rdbuf(fText.rdbuf())) {}
+   ~EngineTrace() { std::cout.rdbuf(fPrevious); }
+   EngineTrace(const EngineTrace &) = delete;
+   EngineTrace &operator=(const EngineTrace &) = delete;
+
+   /// The last line starting with `marker`, and up to `context` lines after it.
+   std::string LastStep(const std::string &marker, size_t context) const
+   {
+      std::vector<std::string> lines;
+      std::istringstream text(fText.str());
+      for (std::string line; std::getline(text, line);)
+         lines.push_back(line);
+      for (size_t i = lines.size(); i-- > 0;) {
+         if (lines[i].rfind(marker, 0) != 0)
+            continue;
+         std::string step = lines[i];
+         for (size_t j = i + 1; j < lines.size() && j <= i + context; ++j)
+            step += " | " + lines[j];
+         return step;
+      }
+      return {};
+   }
+
+private:
+   std::ostringstream fText;
+   std::streambuf *fPrevious;
+};
+
+/// A C++ name as written ("SOFIE::ROperator_Reshape", "std::invalid_argument"), not mangled.
+std::string Demangled(const char *name)
+{
+   int status = 0;
+   std::unique_ptr<char, void (*)(void *)> readable(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+   return status == 0 && readable ? std::string(readable.get()) : std::string(name);
+}
+
+/// "Initializing operator 80  N5SOFIE17ROperator_ReshapeE": the type name made readable.
+std::string ReadableStep(std::string step)
+{
+   const auto mangled = step.find(" N5SOFIE");
+   if (mangled != std::string::npos) {
+      const auto end = step.find(' ', mangled + 1);
+      const std::string name =
+         step.substr(mangled + 1, end == std::string::npos ? std::string::npos : end - mangled - 1);
+      step.replace(mangled + 1, name.size(), Demangled(name.c_str()));
+   }
+   if (!step.empty())
+      step[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(step[0])));
+   return step;
+}
+
 RModel BuildModel(const TracedGraph &graph)
 {
-   std::istringstream stream(graph.onnx);
-   RModelParser_ONNX parser;
-   operators::Register(parser); // our operators, for the nodes the front end gave them
    try {
+      std::istringstream stream(graph.onnx);
+      RModelParser_ONNX parser;
+      operators::Register(parser); // our operators, for the nodes the front end gave them
       RModel model = parser.Parse(stream, graph.name);
       detail::AddRootNamespaceAlias(model);
       return model;
    } catch (const std::exception &e) {
       std::string message = "SOFIE could not build model '" + graph.name + "' from the traced graph: " + e.what();
+      // Which node: parsed again, verbosely (the parser names each node as it starts it).
+      std::string node;
+      {
+         EngineTrace trace;
+         std::istringstream again(graph.onnx);
+         try {
+            RModelParser_ONNX parser;
+            operators::Register(parser);
+            parser.Parse(again, graph.name, /*verbose=*/true);
+         } catch (const std::exception &) {
+            node = trace.LastStep("===> New node ", 0);
+         }
+      }
+      // "===> New node Softmax  /blocks.0/Softmax_4 order 430": the node's name is the
+      // path of the module it comes from.
+      std::istringstream words(node);
+      std::string arrow, newWord, nodeWord, opType, nodeName, orderWord, order;
+      if (words >> arrow >> newWord >> nodeWord >> opType >> nodeName >> orderWord >> order)
+         message += " (the engine had last started node " + order + " of the graph, " + nodeName + ", a " +
+                    opType + ")";
       // The engine names element types by their ONNX numbers; 11 is double.
       if (message.find("input type 11") != std::string::npos)
          message += " (11 is double: the SOFIE engine generates float code; convert the model with "
@@ -118,6 +199,23 @@ RModel BuildModel(const TracedGraph &graph)
 }
 
 } // namespace
+
+void Generate(RModel &model, Options options, int batchSize)
+{
+   EngineTrace trace;
+   try {
+      model.Generate(options, batchSize, /*verbose=*/true);
+   } catch (const std::exception &e) {
+      std::string message = "SOFIE could not generate code for model '" + model.GetName() + "': " +
+                            Demangled(typeid(e).name()) + ": " + e.what();
+      std::string step = trace.LastStep("Generating code for operator", 0);
+      if (step.empty())
+         step = trace.LastStep("Initializing operator", 3);
+      if (!step.empty())
+         message += " (while " + ReadableStep(step) + ")";
+      throw ParseError("GenerationError", message);
+   }
+}
 
 RModel Parse(const std::string &filename, const std::vector<std::vector<size_t>> &inputShapes,
              const std::vector<ETensorType> &inputTypes)

@@ -59,6 +59,11 @@ RModel ParsePython(PyObject *model, PyObject *shapes, PyObject *dtypes);
 /// The ONNX operator types SOFIE's engine can generate code for.
 std::vector<std::string> SupportedOnnxOperators();
 
+/// model.Generate(options, batchSize), with the engine's progress kept aside: when the
+/// engine fails, the ParseError (kind "GenerationError") carries its exception's type and
+/// whole message, the operator it was working on and the engine's last lines about it.
+void Generate(RModel &model, Options options = Options::kDefault, int batchSize = -1);
+
 } // namespace PyTorch
 } // namespace SOFIE
 

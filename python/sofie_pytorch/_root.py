@@ -95,6 +95,19 @@ def parse(model: object, input_shapes: object, dtypes: object = None) -> Any:
         raise
 
 
+def generate(model: Any) -> None:
+    """model.Generate(), with the engine's failure as a GenerationError that carries its
+    whole message and the operator it concerns (cppyy's own exception text keeps only the
+    C++ signature on its first line, which is all a one-line report shows)."""
+    namespace = _load()
+    try:
+        namespace.Generate(model)
+    except Exception as exc:
+        if type(exc).__name__ == "ParseError":
+            _reraise(exc)
+        raise
+
+
 def register() -> None:
     """Make ROOT.TMVA.Experimental.SOFIE.PyTorch.Parse the Pythonic parse()."""
     namespace = _load()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ def _as_tuple(example_inputs: object) -> tuple[object, ...]:
     return (example_inputs,)
 
 
-def _example_shape(value: object, index: int) -> Shape:
+def _example_shape(value: object, index: object) -> Shape:
     shape = getattr(value, "shape", None)
     if shape is None:
         raise InputSpecError(
@@ -65,14 +65,20 @@ def resolve_inputs(
     """The shapes and dtypes to parse with, from explicit shapes or example tensors.
 
     Shapes are checked in detail by the tracing step (sofie_pytorch.loading.specs); here only
-    where they come from is decided. With ``dynamic_batch`` the first dimension of
-    every input becomes -1: the batch size is then an argument of the generated code.
+    where they come from is decided. Shapes or examples given as a mapping name the inputs
+    of forward() they are for (``{"x": ..., "mask": ...}``: the others take their
+    defaults). With ``dynamic_batch`` the first dimension of every input becomes -1: the
+    batch size is then an argument of the generated code.
     """
     if input_shapes is not None and example_inputs is not None:
         raise InputSpecError("give input_shapes or example_inputs, not both")
-    if example_inputs is not None:
+    if isinstance(example_inputs, Mapping):
+        shapes: object = {k: _example_shape(x, repr(k)) for k, x in example_inputs.items()}
+        if dtypes is None:
+            dtypes = {k: str(x.dtype) for k, x in example_inputs.items()}
+    elif example_inputs is not None:
         examples = _as_tuple(example_inputs)
-        shapes: object = [_example_shape(x, i) for i, x in enumerate(examples)]
+        shapes = [_example_shape(x, i) for i, x in enumerate(examples)]
         if dtypes is None:
             dtypes = [str(x.dtype) for x in examples]  # type: ignore[attr-defined]
     elif input_shapes is None:
@@ -83,7 +89,11 @@ def resolve_inputs(
     else:
         shapes = input_shapes
     if dynamic_batch:
-        shapes = _dynamic_first_dim(shapes)
+        if isinstance(shapes, Mapping):
+            batched = _dynamic_first_dim(list(shapes.values()))
+            shapes = dict(zip(shapes, batched))  # type: ignore[call-overload]
+        else:
+            shapes = _dynamic_first_dim(shapes)
     return shapes, dtypes
 
 
@@ -128,7 +138,7 @@ def generate(model: Any, output_dir: str | os.PathLike[str], stem: str) -> tuple
         raise OutputError(
             f"{out}: cannot write the generated code there ({exc.strerror})"
         ) from None
-    model.Generate()
+    _root.generate(model)
     header = out / f"{stem}.hxx"
     written = {p.resolve() for p in write_generated(model, header)}
     weights = header.with_suffix(".dat")

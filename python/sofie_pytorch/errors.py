@@ -45,5 +45,10 @@ class UnsupportedOperatorError(SofiePyTorchError):
         self.operators = operators
 
 
+class GenerationError(SofiePyTorchError):
+    """The SOFIE engine could not generate code for a model it had parsed (its C++
+    exception's type and whole message, and the operator it was working on)."""
+
+
 class OutputError(SofiePyTorchError, OSError):
     """The generated code could not be written where it was asked to go."""

@@ -72,16 +72,24 @@ def precompiled_std_headers(flags: tuple[str, ...]) -> Path:
     return _precompiled[flags]
 
 
-def _driver_block(directory: Path, name: str, inputs: list[np.ndarray],
+def _code_name(key: str) -> str:
+    """The generated code a run uses: "NAME" or "NAME@case" (a second run of NAME's code,
+    e.g. at another run-time batch size) both run SOFIE_NAME."""
+    return key.partition("@")[0]
+
+
+def _driver_block(directory: Path, key: str, inputs: list[np.ndarray],
                   runtime_sizes: list[int] | None, runs: int) -> str:
-    """The driver's code for one model: read its inputs, run it `runs` times, write."""
+    """The driver's code for one run of a model: read its inputs, run it `runs` times,
+    write."""
     sizes = [str(s) for s in runtime_sizes or []]
-    lines = [f'   if (which == "{name}") {{',
-             f'      std::ofstream out("{name}.out.bin", std::ios::binary);']
+    name, stem = _code_name(key), key.replace("@", ".")
+    lines = [f'   if (which == "{key}") {{',
+             f'      std::ofstream out("{stem}.out.bin", std::ios::binary);']
     args = list(sizes)
     for i, x in enumerate(inputs):
-        np.ascontiguousarray(x).tofile(directory / f"{name}.in{i}.bin")
-        lines.append(f'      auto in{i} = Read<{_CXX_TYPES[x.dtype]}>("{name}.in{i}.bin");')
+        np.ascontiguousarray(x).tofile(directory / f"{stem}.in{i}.bin")
+        lines.append(f'      auto in{i} = Read<{_CXX_TYPES[x.dtype]}>("{stem}.in{i}.bin");')
         args.append(f"in{i}.data()")
     session_args = "".join(f", {s}" for s in sizes)
     lines += [f'      SOFIE_{name}::Session session("{name}.dat"{session_args});',
@@ -93,7 +101,7 @@ def _driver_block(directory: Path, name: str, inputs: list[np.ndarray],
 def compile_and_run_many(
     directory: Path,
     models: dict[str, list[np.ndarray]],
-    runtime_sizes: list[int] | None = None,
+    runtime_sizes: list[int] | dict[str, list[int]] | None = None,
     runs: int = 1,
     flags: tuple[str, ...] = ("-O1",),
 ) -> dict[str, list[np.ndarray] | str]:
@@ -104,11 +112,17 @@ def compile_and_run_many(
 
     runtime_sizes are passed first to infer(), for models with dimensions chosen at run
     time. With runs > 1 the same session runs again: outputs are concatenated per run.
-    flags are the compiler's optimisation options.
+    flags are the compiler's optimisation options. A key "NAME@case" runs NAME's code
+    again (on other inputs); runtime_sizes may then be given per key.
     """
-    includes = "\n".join(f'#include "{name}.hxx"' for name in models)
-    blocks = "\n".join(_driver_block(directory, name, inputs, runtime_sizes, runs)
-                       for name, inputs in models.items())
+    includes = "\n".join(f'#include "{name}.hxx"'
+                         for name in dict.fromkeys(map(_code_name, models)))
+
+    def sizes_of(key: str) -> list[int] | None:
+        return runtime_sizes.get(key) if isinstance(runtime_sizes, dict) else runtime_sizes
+
+    blocks = "\n".join(_driver_block(directory, key, inputs, sizes_of(key), runs)
+                       for key, inputs in models.items())
     stem = "driver" if len(models) == 1 else "drivers"
     (directory / f"{stem}.cxx").write_text(
         _DRIVER.replace("@INCLUDES@", includes).replace("@RUNS@", blocks))
@@ -129,7 +143,8 @@ def compile_and_run_many(
     for name in models:
         run = subprocess.run([f"./{stem}", name], cwd=directory, capture_output=True, text=True,
                              timeout=600)
-        results[name] = (_read_outputs(directory / f"{name}.out.bin") if run.returncode == 0
+        output = directory / f"{name.replace('@', '.')}.out.bin"
+        results[name] = (_read_outputs(output) if run.returncode == 0
                          else f"the generated code of {name} failed:\n{run.stderr[-3000:]}")
     return results
 

@@ -162,7 +162,7 @@ LAYERS: dict[str, Layer] = {
                              X4),
     "ConvTranspose3d": Layer("nn.ConvTranspose3d", lambda: nn.ConvTranspose3d(2, 2, 3), X5,
                              reasons=dict.fromkeys(FORMATS, (
-                                 "TypeError", "SOFIE 3D Conv Transpose not yet supported"))),
+                                 "GenerationError", "SOFIE 3D Conv Transpose not yet supported"))),
     "Unfold": Layer("nn.Unfold / F.unfold", lambda: nn.Unfold(3), X4),
     "Fold": Layer("nn.Fold / F.fold", lambda: nn.Fold((4, 4), 2), ((2, 12, 9),)),
     # Pooling

@@ -9,18 +9,27 @@ place in the model and what to change.
 
 from __future__ import annotations
 
+import linecache
+import os
+import sys
+import types
 from collections.abc import Mapping
 
 import onnx
+import torch
 
 from ..errors import TracingError
 from .support import module_path
 
 CONTROL_FLOW = {"If", "Loop", "Scan"}
 
-# The tracer's own warning when forward() turns a tensor into a Python bool (an `if`
-# on tensor values): the trace would be right for the example input only.
-TRACER_BOOL_WARNING = "Converting a tensor to a Python boolean"
+# Traced operators that read a tensor's shape, not its values: a bool computed from them
+# (``assert x.size(1) >= 2``, ``mask.shape == (b, n)``) is the same for every input of
+# the given shapes.
+_SHAPE_READS = frozenset({"aten::size", "aten::sym_size", "aten::dim", "aten::numel",
+                          "prim::shape", "aten::_shape_as_tensor", "aten::len"})
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 ADVICE = (
     "SOFIE generates straight-line code, so branches and loops may depend on shapes but "
@@ -52,4 +61,86 @@ def check(graph: onnx.GraphProto, module_types: Mapping[str, str]) -> None:
             "the model has data-dependent control flow ("
             + ", ".join(dict.fromkeys(found))
             + f"); {ADVICE}"
+        )
+
+
+class ValueBranches:
+    """While torch's tracer runs forward(), records every tensor turned into a Python bool
+    (an ``if``, an ``assert``, ``and``/``or``) whose value depends on the model's input
+    values. The trace would keep only the branch the example input took.
+
+    torch's tracer warns for every such conversion, also for shape checks (weaver's
+    ``assert x.size(1) >= 2``), which are constants once the shapes are given. Here the
+    traced value is followed back to the model's inputs: through an operator that
+    reads only a shape (aten::size) it does not depend on their values. Weights and
+    buffers (graph inputs after the model's own) are constants. The place is the first
+    line of the model's own code on the stack, and the module whose forward() runs.
+    """
+
+    def __init__(self, root: torch.nn.Module, n_inputs: int) -> None:
+        self._modules = {id(m): (path, type(m).__name__) for path, m in root.named_modules()}
+        self._n_inputs = n_inputs
+        self._original = torch.Tensor.__bool__
+        self.places: list[str] = []
+
+    def __enter__(self) -> ValueBranches:
+        original, probe = self._original, self
+
+        def checked_bool(tensor: torch.Tensor) -> bool:
+            # The tracing state is per thread: other threads see the plain conversion.
+            state = torch._C._get_tracing_state()
+            if state is not None and probe._on_values(state.graph(), tensor):
+                probe.places.append(probe._place(sys._getframe(1)))
+            return original(tensor)
+
+        torch.Tensor.__bool__ = checked_bool  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        torch.Tensor.__bool__ = self._original  # type: ignore[method-assign]
+
+    def _on_values(self, graph: torch._C.Graph, tensor: torch.Tensor) -> bool:
+        try:
+            value = torch._C._get_value_trace(tensor)
+        except RuntimeError:  # not a traced value: a constant made outside the trace
+            return False
+        inputs = list(graph.inputs())[: self._n_inputs]
+        seen: set = set()
+        pending = [value]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if current in inputs:
+                return True
+            node = current.node()
+            if node.kind() not in _SHAPE_READS:
+                pending.extend(node.inputs())
+        return False
+
+    def _place(self, frame: types.FrameType | None) -> str:
+        code_line = module = ""
+        while frame is not None:
+            filename = os.path.abspath(frame.f_code.co_filename)
+            outside = not filename.startswith((_TORCH_DIR, _PACKAGE_DIR))
+            if outside and not code_line:
+                text = linecache.getline(filename, frame.f_lineno).strip()
+                code_line = f"{os.path.basename(filename)}:{frame.f_lineno}: {text}"
+            owner = frame.f_locals.get("self")
+            if outside and not module and id(owner) in self._modules:
+                path, kind = self._modules[id(owner)]
+                module = f"{path} ({kind})" if path else f"the model ({kind})"
+            if code_line and module:
+                break
+            frame = frame.f_back
+        return f"{code_line or 'forward()'} in {module or 'the model'}"
+
+    def error(self) -> TracingError | None:
+        """The error to raise when a branch on values was found, else None."""
+        if not self.places:
+            return None
+        return TracingError(
+            "the model has data-dependent control flow (a tensor's value decides a Python "
+            "if/assert: " + "; ".join(dict.fromkeys(self.places)) + f"); {ADVICE}"
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 
@@ -19,7 +18,7 @@ import onnx
 import torch
 
 from ..errors import InputSpecError, TracingError
-from ..graph.control_flow import ADVICE, CONTROL_FLOW, TRACER_BOOL_WARNING
+from ..graph.control_flow import CONTROL_FLOW, ValueBranches
 from ..graph.support import operator_label
 from .graph_runner import DECOMPOSED, GraphRunner
 from .sources import LoadedModel
@@ -29,7 +28,6 @@ from .specs import InputSpec
 log = logging.getLogger(__name__)
 
 OPSET = 17  # LayerNormalization needs 17; SOFIE's ONNX parser reads it
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 
 
 class _ProgramRunner(torch.nn.Module):
@@ -80,13 +78,13 @@ def _essential(exc: BaseException) -> str:
     return lines[0]
 
 
-def run_model(model: LoadedModel, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+def run_model(module: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Run the model once; a failure carries Torch's own message."""
     try:
         # One run: the profiling executor's optimisation of a TorchScript graph would cost
         # more than the run itself (0.1-0.2 s for a TransformerEncoderLayer).
         with torch.no_grad(), torch.jit.optimized_execution(False):
-            return _flatten(model.module(*inputs))
+            return _flatten(module(*inputs))
     except TracingError:
         raise
     except Exception as exc:
@@ -97,9 +95,11 @@ def run_model(model: LoadedModel, inputs: Sequence[torch.Tensor]) -> list[torch.
 
 
 def _to_onnx(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
-             specs: Sequence[InputSpec], n_outputs: int) -> tuple[bytes, list[str]]:
-    """One run of torch's exporter; returns the ONNX bytes and the files (outside torch)
-    where the traced code turned a tensor into a Python bool."""
+             specs: Sequence[InputSpec], n_outputs: int,
+             model: torch.nn.Module | None = None) -> tuple[bytes, ValueBranches]:
+    """One run of torch's exporter; returns the ONNX bytes and the places where the traced
+    code turned a tensor whose value depends on the inputs into a Python bool (`model`:
+    the module whose layers name those places)."""
     buffer = io.BytesIO()
     # Run-time sizes: the inputs' named axes; the exporter propagates them to the outputs.
     dynamic_axes = {s.name: s.dynamic_axes for s in specs if s.dynamic_axes}
@@ -108,10 +108,9 @@ def _to_onnx(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
     try:
         # The exporter warns about its own deprecation and about tracing details that
         # do not concern the user; catch_warnings restores the caller's filters after.
-        with warnings.catch_warnings(record=True) as caught:
+        # An `if` on tensor values would be frozen to one branch: recorded, refused.
+        with warnings.catch_warnings(), ValueBranches(model or module, len(inputs)) as branches:
             warnings.simplefilter("ignore")
-            # An `if` on tensor values would be frozen to one branch: recorded, refused.
-            warnings.filterwarnings("always", TRACER_BOOL_WARNING, torch.jit.TracerWarning)
             torch.onnx.export(
                 module,
                 inputs,
@@ -128,11 +127,7 @@ def _to_onnx(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
         raise TracingError(f"torch could not trace the model: {_essential(exc)}") from exc
     finally:
         module.train(was_training)
-    # torch's own layers convert shapes to bools in their checks (MultiheadAttention
-    # does); those are shape-, not value-dependent. What counts is the user's code.
-    user_code = [w.filename for w in caught
-                 if not os.path.abspath(w.filename).startswith(_TORCH_DIR)]
-    return buffer.getvalue(), user_code
+    return buffer.getvalue(), branches
 
 
 def _via_torch_export(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
@@ -167,7 +162,7 @@ def _scripted(model: LoadedModel, inputs: tuple[torch.Tensor, ...],
     """A TorchScript model's ONNX bytes: its graph as torch's exporter reads it when that
     works (no branches left), else the graph specialised on the shapes and traced."""
     first: TracingError | None = None
-    if len(specs) == len(model.input_names):
+    if [s.name for s in specs] == model.input_names:
         try:
             data, _ = _to_onnx(model.module, inputs, specs, n_outputs)
             nodes = onnx.load_from_string(data).graph.node
@@ -183,7 +178,7 @@ def _scripted(model: LoadedModel, inputs: tuple[torch.Tensor, ...],
         generator = torch.Generator().manual_seed(1)
         example_sets.append(tuple(s.example(generator, dynamic_size=3) for s in specs))
     try:
-        frozen = specialise(model.module, example_sets, len(specs))
+        frozen = specialise(model.module, example_sets, [s.name for s in specs])
         data, _ = _to_onnx(GraphRunner(frozen.graph, frozen), inputs, specs, n_outputs)
     except TracingError as exc:
         if first is not None and "control flow" not in str(exc):
@@ -208,8 +203,8 @@ def export(
     """
     generator = torch.Generator().manual_seed(0)
     inputs = tuple(spec.example(generator) for spec in specs)
-    n_outputs = len(run_model(model, inputs))
-    module = model.module
+    module = model.called_with(specs)
+    n_outputs = len(run_model(module, inputs))
     if model.kind == "torchscript":
         proto = onnx.load_from_string(_scripted(model, inputs, specs, n_outputs))
         log.debug("exported %d ONNX nodes", len(proto.graph.node))
@@ -223,12 +218,13 @@ def export(
         except Exception as exc:
             raise TracingError(
                 f"torch.export could not capture the model: {_essential(exc)}") from exc
-    data, user_code = _to_onnx(module, inputs, specs, n_outputs)
+    data, branches = _to_onnx(module, inputs, specs, n_outputs, model.module)
     # Only Python code can hide a value-dependent branch from the tracer: TorchScript
     # keeps it as an If node (refused by control_flow.check), and torch.export has
-    # already refused it (its module()'s own input guards warn here, harmlessly).
-    if user_code and model.kind == "module":
-        raise TracingError(f"the model has data-dependent control flow (if on a tensor); {ADVICE}")
+    # already refused it (its module()'s own input guards are no concern here).
+    error = branches.error()
+    if error is not None and model.kind == "module":
+        raise error
     proto = onnx.load_from_string(data)
     log.debug("exported %d ONNX nodes", len(proto.graph.node))
     return proto

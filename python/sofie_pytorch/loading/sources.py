@@ -14,6 +14,7 @@ import re
 import stat
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,20 @@ _SAVE_ADVICE = (
 )
 
 
+class _ByName(torch.nn.Module):
+    """A model called with some of its inputs by name: forward(*inputs) passes them as
+    keywords, so that inputs left out between them (``v=None`` before ``mask``) keep
+    their defaults."""
+
+    def __init__(self, module: torch.nn.Module, names: Sequence[str]) -> None:
+        super().__init__()
+        self.model = module
+        self._names = list(names)
+
+    def forward(self, *inputs: torch.Tensor) -> object:
+        return self.model(**dict(zip(self._names, inputs)))
+
+
 @dataclass
 class LoadedModel:
     """A model ready to run: the module, its input names and where it came from."""
@@ -47,6 +62,17 @@ class LoadedModel:
     def specs(self, shapes: object, dtypes: object) -> list[InputSpec]:
         """The caller's shapes and dtypes, checked against this model's inputs."""
         return make_specs(self.input_names, shapes, dtypes, self.variadic, self.optional)
+
+    def takes_in_order(self, specs: Sequence[InputSpec]) -> bool:
+        """Whether the given inputs are forward()'s first ones, so that a positional call
+        passes them (the others take their defaults)."""
+        return self.variadic or [s.name for s in specs] == self.input_names[: len(specs)]
+
+    def called_with(self, specs: Sequence[InputSpec]) -> torch.nn.Module:
+        """The module to call with the given inputs positionally."""
+        if self.takes_in_order(specs):
+            return self.module
+        return _ByName(self.module, [s.name for s in specs])
 
 
 def identifier(text: str, fallback: str = "model") -> str:
@@ -182,20 +208,16 @@ def from_module(module: torch.nn.Module, name: str | None = None) -> LoadedModel
         return _torchscript(module, name or module.original_name)
     import inspect
 
-    params = inspect.signature(module.forward).parameters.values()
-    names = [
-        p.name
-        for p in params
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-    ]
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        names = []  # forward(*inputs): as many inputs as shapes are given
-        variadic = True
-    else:
-        variadic = False
-    loaded = LoadedModel(module, names, "module", identifier(name or type(module).__name__))
-    loaded.variadic = variadic
-    return loaded
+    params = list(inspect.signature(module.forward).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    # Inputs with defaults (mask=None) are inputs too when the caller gives them.
+    names = [p.name for p in positional]
+    optional = sum(1 for p in positional if p.default is not p.empty)
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+    if variadic:
+        names, optional = [], 0  # forward(*inputs): as many inputs as shapes are given
+    return LoadedModel(module, names, "module", identifier(name or type(module).__name__),
+                       variadic=variadic, optional=optional)
 
 
 def _describe_non_zip(path: Path) -> ModelLoadError:

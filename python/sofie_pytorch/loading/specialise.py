@@ -93,11 +93,14 @@ def _pin_environment(graph: torch._C.Graph) -> None:
             node.destroy()
 
 
-def _bind_defaults(module: torch.jit.ScriptModule, graph: torch._C.Graph, given: int) -> None:
+def _bind_defaults(module: torch.jit.ScriptModule, graph: torch._C.Graph,
+                   given: Sequence[str]) -> None:
     """Inputs the caller does not feed take their declared defaults, as constants."""
     arguments = module.forward.schema.arguments[1:]
     first = next(iter(graph.nodes()))
-    for index in range(len(arguments) - 1, given - 1, -1):
+    for index in range(len(arguments) - 1, -1, -1):
+        if arguments[index].name in given:
+            continue
         value = list(graph.inputs())[index + 1]  # after self
         with graph.insert_point_guard(first):
             constant = graph.insertConstant(arguments[index].default_value)
@@ -181,9 +184,9 @@ def _where(node: torch._C.Node) -> str:
 
 
 def specialise(module: torch.jit.ScriptModule, example_sets: Sequence[Sequence[torch.Tensor]],
-               given: int) -> torch.jit.ScriptModule:
+               given: Sequence[str]) -> torch.jit.ScriptModule:
     """A frozen copy of module whose forward graph has no control flow left that depends on
-    shapes, attributes or flags; the inputs after the first `given` take their defaults.
+    shapes, attributes or flags; the inputs not named in `given` take their defaults.
 
     example_sets: one or more sets of example inputs (several when some sizes are chosen
     at run time: a value that differs between them is not a constant).

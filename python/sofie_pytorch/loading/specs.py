@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -158,7 +158,13 @@ def make_specs(
 ) -> list[InputSpec]:
     """Match the caller's shapes and dtypes with the model's input names (for a variadic
     forward(*inputs), one input per shape given). The last `optional` inputs have
-    defaults: shapes may be left out for them."""
+    defaults: given (positionally, or by name when shapes is a mapping), they are inputs
+    like the others; left out, the model uses their defaults.
+
+    The specs come in the order of forward()'s parameters, whatever the mapping's order.
+    """
+    if isinstance(shapes, Mapping):
+        return _specs_by_name(names, shapes, dtypes, variadic, optional)
     dims = normalise_shapes(shapes)
     if variadic:
         names = [f"input_{i}" for i in range(len(dims))]
@@ -173,3 +179,42 @@ def make_specs(
         )
     types = normalise_dtypes(dtypes, len(dims))
     return [InputSpec(n, s, t) for n, s, t in zip(names, dims, types)]
+
+
+def _specs_by_name(
+    names: Sequence[str], shapes: Mapping[object, object], dtypes: object, variadic: bool,
+    optional: int,
+) -> list[InputSpec]:
+    """Shapes (and dtypes) given as {input name: shape}: the inputs named are the model's
+    inputs, in forward()'s order; the others must have defaults."""
+    if variadic:
+        raise InputSpecError(
+            "the model's forward(*inputs) has no input names: give the shapes as a list, "
+            "one per input, in order"
+        )
+    unknown = [str(k) for k in shapes if k not in names]
+    if unknown:
+        raise InputSpecError(
+            f"shapes given for {', '.join(repr(u) for u in unknown)}, which forward() does "
+            f"not take: its inputs are {', '.join(names) if names else 'none'}"
+        )
+    required = list(names[: len(names) - optional])
+    missing = [n for n in required if n not in shapes]
+    if missing:
+        raise InputSpecError(
+            f"no shape given for {', '.join(missing)}: forward() needs "
+            f"{'it' if len(missing) == 1 else 'them'} (only the inputs with defaults, "
+            f"{', '.join(names[len(required):]) or 'none'}, may be left out)"
+        )
+    given = [n for n in names if n in shapes]
+    dims = normalise_shapes([shapes[n] for n in given])
+    if isinstance(dtypes, Mapping):
+        stray = [str(k) for k in dtypes if k not in given]
+        if stray:
+            raise InputSpecError(
+                f"dtypes given for {', '.join(repr(s) for s in stray)}, which have no "
+                f"shape: give a shape for every input that has a dtype"
+            )
+        dtypes = [dtypes.get(n, "float") for n in given]
+    types = normalise_dtypes(dtypes, len(given))
+    return [InputSpec(n, s, t) for n, s, t in zip(given, dims, types)]

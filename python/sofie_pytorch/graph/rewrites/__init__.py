@@ -8,6 +8,7 @@ expressed. Importing a family module registers its rewrites.
 
 from . import (  # noqa: F401 - importing a family registers its rewrites
     activations,
+    constants,
     dense,
     fusion,
     indexing,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401 - importing a family registers its rewrites
     reductions,
     resampling,
     shapes,
+    trigonometry,
 )
 from .registry import Context, apply, attr, rewrite
 

@@ -40,6 +40,22 @@ def _evaluate(node: onnx.NodeProto, values: list[np.ndarray | None]) -> list[np.
         return None
 
 
+def _fixed_dims(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
+    """x.size(1) of an input whose batch size is chosen at run time: Gather of fixed
+    dimensions from the Shape of a tensor whose other dimensions are not fixed."""
+    shape_node = ctx.producer(node.input[0])
+    if shape_node is None or shape_node.op_type != "Shape" or len(shape_node.attribute):
+        return None
+    dims = ctx.shapes.get(shape_node.input[0])
+    indices = ctx.constants[node.input[1]]
+    if dims is None or indices.dtype.kind not in "iu":
+        return None
+    picked = [dims[int(i)] for i in indices.ravel()]
+    if not all(isinstance(d, int) and d > 0 for d in picked):
+        return None
+    return [np.array(picked, dtype=np.int64).reshape(indices.shape)]
+
+
 def fold(model: onnx.ModelProto, rounds: int = 4) -> int:
     """Replace, in place, every node computable from constants by initializers. Each round
     gives shape inference new constants (pads, sizes), hence new static shapes to fold."""
@@ -65,6 +81,11 @@ def _fold_once(model: onnx.ModelProto) -> int:
         if node.op_type == "Shape" and ctx.static_shape(node.input[0]) is not None and \
                 len(node.attribute) == 0:
             results = [np.array(ctx.static_shape(node.input[0]), dtype=np.int64)]
+        elif node.op_type == "Gather" and node.input[1] in ctx.constants:
+            results = _fixed_dims(node, ctx)
+            if results is None:
+                kept.append(node)
+                continue
         elif node.input and all(not n or n in ctx.constants for n in node.input):
             results = _evaluate(node, [ctx.constants.get(n) for n in node.input])
         if results is None or any(r.size > _MAX_ELEMENTS for r in results):

@@ -28,7 +28,9 @@ class Context:
             t.name: numpy_helper.to_array(t) for t in model.graph.initializer
         }
         for node in model.graph.node:
-            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value" \
+                    and node.attribute[0].t.data_type != onnx.TensorProto.UNDEFINED:
+                # (UNDEFINED: torch's exporter writes a None argument so; it holds no value)
                 self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
         self.shapes: dict[str, list[int | str]] = {}
         try:
@@ -43,6 +45,10 @@ class Context:
                 self.shapes[info.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param
                                           for d in dims]
         self._counter = 0
+
+    @property
+    def graph(self) -> onnx.GraphProto:
+        return self._graph
 
     def producer(self, name: str) -> onnx.NodeProto | None:
         """The node that computes a tensor, None for inputs and initializers."""
@@ -65,6 +71,11 @@ class Context:
         self._graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
         self.constants[name] = np.asarray(value)
         return name
+
+    def initializer(self, name: str, value: np.ndarray) -> None:
+        """Add a constant initializer under a given name (a node's output it replaces)."""
+        self._graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+        self.constants[name] = np.asarray(value)
 
     def fresh(self, hint: str) -> str:
         self._counter += 1
@@ -100,11 +111,12 @@ def _key(node: onnx.NodeProto) -> str:
 def apply(model: onnx.ModelProto, supported: Iterable[str]) -> int:
     """Apply every registered rewrite that fits, in place; return how many applied."""
     del supported  # rewrites decide by pattern; kept for a stable signature
-    if not any(_key(n) in _REWRITES for n in model.graph.node):
-        return 0
     from .folding import fold  # folding builds on this module's Context
 
-    fold(model)  # the constants rewrites read (pads, sizes) may still be computations
+    # What is computed from constants only (sizes, pads, ParT's triangle indices from
+    # nonzero) becomes a constant, for the rewrites that read it and before the engine,
+    # which would otherwise generate code for it or refuse it (NonZero).
+    fold(model)
     ctx = Context(model)
     nodes: list[onnx.NodeProto] = []
     count = 0
