@@ -90,6 +90,28 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
    return merged;
 }
 
+// Panels longer than this many k (of up to 64 floats: 256 kB) are walked in blocks of
+// kBlockK k: each block of the panel serves every row of A from the L2 cache, then the
+// next (the partial sums stay in C meanwhile). Walked whole, a panel left the cache
+// before the next tile of rows came back to it: ResNet-18's 512-channel 3x3 convolutions
+// (K = 4608, 13 rows at batch 1) streamed their 9.4 MB of weights from memory once per
+// tile of rows.
+constexpr std::size_t kBlockAbove = 1024, kBlockK = 256;
+
+// The runs of A's columns as the tile's k loops walk them: with blocks, each run cut into
+// pieces of at most kBlockK (each piece one block).
+std::vector<std::pair<std::size_t, std::size_t>> Pieces(const PackedGemmCall &call, std::size_t k)
+{
+   auto runs = Runs(call, k);
+   if (k <= kBlockAbove)
+      return runs;
+   std::vector<std::pair<std::size_t, std::size_t>> pieces;
+   for (const auto &run : runs)
+      for (std::size_t done = 0; done < run.first; done += kBlockK)
+         pieces.emplace_back(std::min(kBlockK, run.first - done), run.second + done);
+   return pieces;
+}
+
 // The value stored into C for the result `v` (a C++ expression): after ReLU or the
 // call's activation, if any.
 std::string Finished(const PackedGemmCall &call, const std::string &v)
@@ -127,7 +149,9 @@ std::string Epilogue(const PackedGemmCall &call, const std::string &value, const
 // array per row, g++ 12 -O3 kept a 6-row AVX-512 tile on the stack too.) Vectors wholly
 // beyond `cols` (a last panel of few columns) are skipped. With split 2, even and odd k
 // are summed apart, for enough independent FMA chains to hide the FMA latency in small
-// tiles (batch 1).
+// tiles (batch 1). With blocks of k (kBlockAbove), the lambda takes the block sp_g too:
+// it walks that block only, starting from C's partial sums after the first block and
+// applying the activation after the last.
 void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
                        std::size_t biasOffset, const PackedGemmCall &call, const VectorTarget &target)
 {
@@ -138,8 +162,12 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
    };
    auto live = [](std::size_t c) { return "sp_live" + std::to_string(c); };
    const std::string i2 = in + "      ";
-   out << in << "   auto sp_tile" << rows << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p)"
-       << target.attributes << " {\n"
+   const auto pieces = Pieces(call, k);
+   const bool blocked = k > kBlockAbove;
+   const std::string lastBlock = std::to_string(pieces.size() - 1);
+   out << in << "   auto sp_tile" << rows
+       << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p, std::size_t sp_g)" << target.attributes
+       << " {\n"
        << i2 << "constexpr std::size_t sp_cols = decltype(sp_cols_c)::value;\n"
        << i2 << "const float *const sp_panel = sp_w + sp_p * " << k * nr << ";\n"
        << i2 << "float *const sp_ci = sp_c + sp_i * sp_ldc + sp_p * " << nr << ";\n";
@@ -172,17 +200,23 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
          for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t s = 0; s < split; ++s)
                out << indent << acc(r, s, c) << "[sp_j] = "
-                   << (call.bias && s == 0 ? "sp_w[" + std::to_string(biasOffset + c * width) + " + sp_p * " +
+                   << (call.bias && s == 0 ? std::string(blocked ? "sp_g > 0 ? 0.0f : " : "") + "sp_w[" +
+                                                 std::to_string(biasOffset + c * width) + " + sp_p * " +
                                                  std::to_string(nr) + " + sp_j]"
                                            : std::string("0.0f"))
                    << ";\n";
       });
-      if (call.accumulate)
+      if (call.accumulate || blocked) {
+         if (!call.accumulate)
+            out << i3 << "if (sp_g > 0) {\n";
          vectorLoops(i3, true, [&](std::size_t c, const std::string &indent) {
             for (std::size_t r = 0; r < rows; ++r)
                out << indent << acc(r, 0, c) << "[sp_j] += sp_ci[" << r << " * sp_ldc + " << c * width
                    << " + sp_j];\n";
          });
+         if (!call.accumulate)
+            out << i3 << "}\n";
+      }
       // One k (or `count` consecutive k) of the block times the rows' elements at aIndex.
       auto step = [&](const std::string &kFirst, std::size_t count, const std::string &aIndex,
                       const std::string &indent) {
@@ -198,9 +232,12 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
                       << s * nr + c * width << " + sp_j], " << acc(r, s, c) << "[sp_j]);\n";
          });
       };
-      // One k loop per run of A's columns (PackedGemmCall::runs).
-      std::size_t start = 0;
-      for (const auto &run : Runs(call, k)) {
+      // One k loop per run of A's columns (PackedGemmCall::runs), or per block.
+      std::size_t start = 0, piece = 0;
+      for (const auto &run : pieces) {
+         if (blocked)
+            out << i3 << "if (sp_g == " << piece++ << ")\n";
+         out << i3 << "{\n";
          const std::size_t count = run.first, whole = count / split * split;
          const std::string base = "(sp_k - " + std::to_string(start) + ") + " + std::to_string(run.second);
          if (whole > 0) {
@@ -214,6 +251,7 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
             step(std::to_string(start + count - 1), 1, std::to_string(run.second + count - 1), i4);
             out << i3 << "}\n";
          }
+         out << i3 << "}\n";
          start += count;
       }
       vectorLoops(i3, true, [&](std::size_t c, const std::string &indent) {
@@ -223,8 +261,9 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
                sum += " + " + acc(r, s, c) + "[sp_j]";
             const std::string v = "sp_v" + std::to_string(r);
             out << indent << "const float " << v << " = " << sum << ";\n"
-                << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = " << Finished(call, v)
-                << ";\n";
+                << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = "
+                << (blocked && Finished(call, v) != v ? "sp_g < " + lastBlock + " ? " + v + " : " : std::string())
+                << Finished(call, v) << ";\n";
          }
       });
       out << i2 << "}\n";
@@ -371,20 +410,25 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
    for (std::size_t rows : tiles)
       EmitTile(out, in, rows, fK, fNR, weights, call);
    // Dispatch on the row count (a constant for the full tiles: the switch folds away).
-   out << in << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
+   out << in
+       << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p, "
+          "std::size_t sp_g) {\n"
        << in << "      switch (sp_rows) {\n";
    for (std::size_t rows : tiles)
-      out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p); break;\n";
+      out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p, sp_g); break;\n";
    out << in << "      default: break;\n" << in << "      }\n" << in << "   };\n";
-   // All rows of one panel, then the next: the panel (K x NR floats) stays in the cache
-   // while A's rows stream past it.
+   // All rows of one panel (or of one block of it), then the next: the panel stays in the
+   // cache while A's rows stream past it.
+   const std::size_t blocks = fK > kBlockAbove ? Pieces(call, fK).size() : 1;
    auto panelCode = [&](const std::string &p, std::size_t cols) {
       const std::string colsTag = "std::integral_constant<std::size_t, " + std::to_string(cols) + ">{}";
-      out << in << "      std::size_t sp_i = 0;\n"
-          << in << "      for (; sp_i + sp_mr <= sp_m; sp_i += sp_mr)\n"
-          << in << "         sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ");\n"
-          << in << "      if (sp_i < sp_m)\n"
-          << in << "         sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ");\n";
+      out << in << "      for (std::size_t sp_g = 0; sp_g < " << blocks << "; ++sp_g) {\n"
+          << in << "         std::size_t sp_i = 0;\n"
+          << in << "         for (; sp_i + sp_mr <= sp_m; sp_i += sp_mr)\n"
+          << in << "            sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ", sp_g);\n"
+          << in << "         if (sp_i < sp_m)\n"
+          << in << "            sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ", sp_g);\n"
+          << in << "      }\n";
       // The epilogue over the panel's part of C, still in L1, once per panel rather than in
       // every tile's store: written into each tile (6 rows, 3 tile heights), a GELU made the
       // function so large that g++ outlined a tile and kept its accumulators on the stack.

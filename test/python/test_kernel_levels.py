@@ -8,7 +8,7 @@ x86-64-v4 (AVX-512; there g++ also builds the 512-bit tiles). Each level is one 
 all the models below at -O2 (the README's flags; the tiles must not need -O3) and one of
 the models with a batch chosen at run time. Every output is compared with Torch.
 
-The shapes leave partial panels (70 = 64 + 6 columns, 130 = 2 x 64 + 2), partial vectors
+The shapes leave products walked in blocks of k (K > 1024), partial panels (70 = 64 + 6 columns, 130 = 2 x 64 + 2), partial vectors
 and skipped ones (50 columns in a 64-column panel), every tile height (batches of 1, 7 and,
 at run time, 13), narrow products (3 outputs), convolutions on both kernels (72 output
 channels on the GEMM, 5 on ConvPlanes), strided, 1x1, depthwise and grouped ones.
@@ -85,10 +85,27 @@ class _Convolutions(torch.nn.Module):
         return self.grouped(y)
 
 
+class _Deep(torch.nn.Module):
+    """Products longer than PackedGemm's blocking threshold (K > 1024: walked in blocks of
+    256 k, partial sums kept in C): a 3x3 convolution of 120 channels (K = 1080 in runs of
+    120) and a Linear of 1100 inputs, each with ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(120, 72, 3, padding=1)
+        self.linear = torch.nn.Linear(72 * 16, 1100)
+        self.out = torch.nn.Linear(1100, 20)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x)).flatten(1)
+        return self.out(torch.relu(self.linear(y)))
+
+
 def _models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
     torch.manual_seed(0)
     return {
         "mlp": (_Mlp(), (20,)),
+        "deep": (_Deep(), (120, 4, 4)),
         "lstm": (_Sequence(torch.nn.LSTM(4, 20, batch_first=True)), (5, 4)),
         "gru": (_Sequence(torch.nn.GRU(4, 20, batch_first=True)), (5, 4)),
         "conv": (_Convolutions(), (3, 9, 11)),
@@ -134,7 +151,8 @@ def generated(tmp_path_factory) -> dict[str, tuple[Path, dict, dict]]:
 @pytest.mark.parametrize("batch", ["fixed", "runtime"])
 def test_kernels_match_torch_at_each_level(generated, level, batch):
     directory, inputs, expected = generated[batch]
-    got = compile_and_run_many(directory, inputs, runtime_sizes=[13] if batch == "runtime" else None,
+    sizes = [13] if batch == "runtime" else None
+    got = compile_and_run_many(directory, inputs, runtime_sizes=sizes,
                                flags=("-O2", f"-march={level}"))
     for name in inputs:
         assert not isinstance(got[name], str), got[name]
