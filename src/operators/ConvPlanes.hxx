@@ -65,6 +65,7 @@ public:
    static constexpr std::size_t kOutGroup = 4;
 
    explicit ConvPlanes(const ConvGeometry &geometry);
+   const ConvGeometry &Geometry() const { return fGeometry; }
 
    /// Floats of the work buffer (the shifted planes), zero when the Session is made.
    std::size_t PlaneFloats() const { return fGeometry.channels * fGeometry.kernelW * PlaneStride(); }

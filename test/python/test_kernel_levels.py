@@ -62,7 +62,8 @@ class _Sequence(torch.nn.Module):
 
 class _Convolutions(torch.nn.Module):
     """Stride-1 3x3 with 72 output channels (the GEMM on an NHWC copy), then 5 (ConvPlanes),
-    a stride-2 one, a 1x1 one, a depthwise and a grouped one, with BatchNorm and ReLU."""
+    a stride-2 one, a 1x1 one, depthwise ones at stride 1 and 2 (ConvPlanes per channel)
+    and a grouped one (the engine's), with BatchNorm and ReLU."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,6 +73,8 @@ class _Convolutions(torch.nn.Module):
         self.bn = torch.nn.BatchNorm2d(24)
         self.pointwise = torch.nn.Conv2d(24, 40, 1)
         self.depthwise = torch.nn.Conv2d(40, 40, 3, padding=1, groups=40)
+        self.depthwise2 = torch.nn.Conv2d(40, 40, (3, 2), stride=2, padding=(1, 0), groups=40,
+                                          bias=False)
         self.grouped = torch.nn.Conv2d(40, 20, 3, stride=2, padding=1, groups=4)
         with torch.no_grad():
             self.bn.running_mean.uniform_(-0.5, 0.5)
@@ -82,7 +85,7 @@ class _Convolutions(torch.nn.Module):
         y = torch.relu(self.narrow(y)[..., :11] + y[:, :5])
         y = torch.relu(self.bn(self.strided(y)))
         y = torch.relu(self.depthwise(self.pointwise(y)))
-        return self.grouped(y)
+        return self.grouped(y) + torch.relu(self.depthwise2(y))[:, :20]
 
 
 class _Deep(torch.nn.Module):
@@ -143,6 +146,7 @@ def generated(tmp_path_factory) -> dict[str, tuple[Path, dict, dict]]:
         out["runtime"][1][name] = [x.numpy()]
     code = (fixed / "conv_b7.hxx").read_text()
     assert "PackedGemm" in code and "ConvPlanes" in code
+    assert code.count("SofiePyTorch Conv (depthwise)") == 2
     assert "PackedGemm (dot products)" in (fixed / "mlp_b1.hxx").read_text()
     return out
 
