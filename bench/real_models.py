@@ -89,15 +89,17 @@ class _Stacked(nn.Module):
         self.model, self.features, self.vectors, self.points = model, features, vectors, points
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f0 = 2
-        points = x[:, :f0]
-        features = x[:, f0:f0 + self.features]
-        mask = x[:, -1:]
+        # channels picked by index (Gather): OpenVINO 2026.4 fails on the VariadicSplit it
+        # makes of slices or a Split ("Default output not supported")
+        sizes = [2, self.features] + ([4] if self.vectors else []) + [1]
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        parts = [x.index_select(1, torch.arange(start, start + size))
+                 for start, size in zip(starts, sizes)]
+        points, features, mask = parts[0], parts[1], parts[-1]
         if not self.points:  # ParT: features, 4-vectors, mask
-            return self.model(features, x[:, f0 + self.features:f0 + self.features + 4], mask)
+            return self.model(features, parts[2], mask)
         if self.vectors:  # ParticleNeXt: points, features, 4-vectors, mask
-            vectors = x[:, f0 + self.features:f0 + self.features + 4]
-            return self.model(points, features, vectors, mask)
+            return self.model(points, features, parts[2], mask)
         return self.model(points, features, mask)
 
 

@@ -8,10 +8,11 @@ x86-64-v4 (AVX-512; there g++ also builds the 512-bit tiles). Each level is one 
 all the models below at -O2 (the README's flags; the tiles must not need -O3) and one of
 the models with a batch chosen at run time. Every output is compared with Torch.
 
-The shapes leave products walked in blocks of k (K > 1024), partial panels (70 = 64 + 6 columns, 130 = 2 x 64 + 2), partial vectors
-and skipped ones (50 columns in a 64-column panel), every tile height (batches of 1, 7 and,
-at run time, 13), narrow products (3 outputs), convolutions on both kernels (72 output
-channels on the GEMM, 5 on ConvPlanes), strided, 1x1, depthwise and grouped ones.
+The shapes leave products walked in blocks of k (K > 1024), partial panels (70 = 64 + 6
+columns, 130 = 2 x 64 + 2), partial vectors and skipped ones (50 columns in a 64-column
+panel), every tile height (batches of 1, 7 and, at run time, 13), narrow products (3
+outputs), convolutions on both kernels (72 output channels on the GEMM, 5 on ConvPlanes),
+strided, 1x1, depthwise (stride 1 and 2) and grouped ones.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 import torch
 from compiled import compile_and_run_many
 from conformance import compare
+from test_fast_operators import _Sequence
 
 
 def _host_has_avx512() -> bool:
@@ -47,17 +49,6 @@ class _Mlp(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
-
-
-class _Sequence(torch.nn.Module):
-    """A recurrent layer's full output sequence (batch first)."""
-
-    def __init__(self, layer: torch.nn.Module) -> None:
-        super().__init__()
-        self.layer = layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x)[0]
 
 
 class _Convolutions(torch.nn.Module):
