@@ -59,6 +59,15 @@ AOTI_NAME = "aotinductor"
 ATOL, RTOL = 1e-4, 1e-3  # float32, other summation orders (the test suite is stricter)
 
 
+def effective_flags(extra: list[str]) -> str:
+    """The compiler flags a variant amounts to (its -O and -march replace the defaults)."""
+    def kind(flag: str) -> str:
+        return flag.split("=")[0] if flag.startswith("-march") else flag[:2]
+
+    kept = [f for f in native.CXXFLAGS if kind(f) not in {kind(e) for e in extra}]
+    return " ".join(kept + extra)
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
@@ -346,8 +355,7 @@ def main() -> int:
         "machine": info,
         "settings": {"rounds": args.rounds, "min_seconds": args.min_seconds,
                      "atol": ATOL, "rtol": RTOL, "sections": sorted(sections),
-                     "levels": {name: " ".join(native.CXXFLAGS + LEVEL_VARIANTS[name][1])
-                                for name in levels}},
+                     "levels": {name: effective_flags(LEVEL_VARIANTS[name][1]) for name in levels}},
         "conversion_processes": {f: {k: v for k, v in c.items() if k != "models"}
                                  for f, c in conversions.items()},
         "cases": {case.key: {

@@ -340,7 +340,15 @@ private:
    }
    // Floats of the stride-1 output plane of a strided depthwise convolution (0 otherwise).
    size_t FullPlane() const { return Direct() ? 0 : WholeLines(Channel().Geometry().OutH() * Channel().Geometry().OutW()); }
-   bool UsePlanes() const { return Direct() && fOutChannels <= ConvPlanes::kMaxOutChannels; }
+   // ConvPlanes for few output channels, and for 1x1 convolutions of any width on images of
+   // at least kMinPointwisePixels pixels (the GEMM's way transposes the image in and the
+   // result out: ParticleNet's EdgeConv, 256 channels on 128 x 16 points, A/B in the commit).
+   bool UsePlanes() const
+   {
+      return Direct() && (fOutChannels <= ConvPlanes::kMaxOutChannels ||
+                          (fKernelH == 1 && fKernelW == 1 && fOutH * fOutW >= kMinPointwisePixels));
+   }
+   static constexpr size_t kMinPointwisePixels = 64;
    ConvPlanes Planes() const
    {
       return ConvPlanes({fChannels, fHeight, fWidth, fOutChannels, fKernelH, fKernelW, fPadTop, fPadBottom, fPadLeft,

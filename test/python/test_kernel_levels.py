@@ -25,7 +25,7 @@ import pytest
 import torch
 from compiled import compile_and_run_many
 from conformance import compare
-from test_fast_operators import _Sequence
+from layers import First
 
 
 def _host_has_avx512() -> bool:
@@ -53,13 +53,15 @@ class _Mlp(torch.nn.Module):
 
 class _Convolutions(torch.nn.Module):
     """Stride-1 3x3 with 72 output channels (the GEMM on an NHWC copy), then 5 (ConvPlanes),
-    a stride-2 one, a 1x1 one, depthwise ones at stride 1 and 2 (ConvPlanes per channel)
-    and a grouped one (the engine's), with BatchNorm and ReLU."""
+    a 1x1 one of 80 channels on 99 pixels (ConvPlanes), a stride-2 one, a 1x1 one, depthwise
+    ones at stride 1 and 2 (ConvPlanes per channel) and a grouped one (the engine's), with
+    BatchNorm and ReLU."""
 
     def __init__(self) -> None:
         super().__init__()
         self.wide = torch.nn.Conv2d(3, 72, 3, padding=1)
         self.narrow = torch.nn.Conv2d(72, 5, (3, 2), padding=(1, 1))
+        self.pointwide = torch.nn.Conv2d(72, 80, 1)  # 80 channels, 99 pixels: ConvPlanes
         self.strided = torch.nn.Conv2d(5, 24, 3, stride=2, padding=1, bias=False)
         self.bn = torch.nn.BatchNorm2d(24)
         self.pointwise = torch.nn.Conv2d(24, 40, 1)
@@ -73,7 +75,7 @@ class _Convolutions(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.wide(x))
-        y = torch.relu(self.narrow(y)[..., :11] + y[:, :5])
+        y = torch.relu(self.narrow(y)[..., :11] + y[:, :5] + self.pointwide(y)[:, 3:8])
         y = torch.relu(self.bn(self.strided(y)))
         y = torch.relu(self.depthwise(self.pointwise(y)))
         return self.grouped(y) + torch.relu(self.depthwise2(y))[:, :20]
@@ -100,8 +102,8 @@ def _models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
     return {
         "mlp": (_Mlp(), (20,)),
         "deep": (_Deep(), (120, 4, 4)),
-        "lstm": (_Sequence(torch.nn.LSTM(4, 20, batch_first=True)), (5, 4)),
-        "gru": (_Sequence(torch.nn.GRU(4, 20, batch_first=True)), (5, 4)),
+        "lstm": (First(torch.nn.LSTM(4, 20, batch_first=True)), (5, 4)),
+        "gru": (First(torch.nn.GRU(4, 20, batch_first=True)), (5, 4)),
         "conv": (_Convolutions(), (3, 9, 11)),
     }
 
