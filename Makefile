@@ -66,8 +66,9 @@ clean:
 # The performance benchmark (not part of the tests; 13-25 minutes on 2 cores): writes
 # bench/results/results.md and latency.png. Its extra packages stay out of requirements.txt.
 .PHONY: bench
-$(VENV)/.bench.stamp: bench/requirements.txt $(VENV)/.requirements.stamp
+$(VENV)/.bench.stamp: bench/requirements.txt bench/requirements-no-deps.txt $(VENV)/.requirements.stamp
 	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r bench/requirements-no-deps.txt
 	@touch $@
 
 bench: build $(VENV)/.bench.stamp

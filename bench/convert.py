@@ -36,7 +36,11 @@ import torch  # noqa: E402 - timed on purpose
 
 _T_TORCH = time.perf_counter() - _T0
 
-from zoo import BATCHES, BY_NAME, ZOO, ZooModel  # noqa: E402
+import real_models  # noqa: E402
+from zoo import BATCHES, ZOO, ZooModel  # noqa: E402
+from zoo import BY_NAME as ZOO_BY_NAME  # noqa: E402
+
+BY_NAME = {**ZOO_BY_NAME, **real_models.BY_NAME}
 
 log = logging.getLogger("bench.convert")
 
@@ -76,8 +80,8 @@ def _peer() -> Callable[[torch.nn.Module, list[int], Path], None]:
 FRONT_ENDS = {"ours": _ours, "peer": _peer}
 
 
-def convert_one(convert: Callable[..., None], model: ZooModel, batch: int, out: Path,
-                frontend: str, from_file: bool = True) -> dict[str, Any]:
+def convert_one(convert: Callable[..., None], model: ZooModel | real_models.RealModel,
+                batch: int, out: Path, frontend: str, from_file: bool = True) -> dict[str, Any]:
     header = out / f"{model.name}_b{batch}_{frontend}.hxx"
     module = model.module()
     note = None

@@ -54,6 +54,16 @@ def onnx_bytes(module: torch.nn.Module, x: torch.Tensor, dynamo: bool) -> bytes:
     return buffer.getvalue()
 
 
+def onnx_bytes_or_dynamo(module: torch.nn.Module, x: torch.Tensor) -> tuple[bytes, str | None]:
+    """The classic exporter first (what this project uses); torch's dynamo exporter where
+    the classic one fails (as on TransformerEncoderLayer in torch 2.13), with a note."""
+    try:
+        return onnx_bytes(module, x, dynamo=False), None
+    except Exception as exc:  # noqa: BLE001 - any exporter failure means: try the other one
+        note = f"classic ONNX exporter failed ({type(exc).__name__}); dynamo exporter used"
+        return onnx_bytes(module, x, dynamo=True), note
+
+
 def make_onnxruntime(module: torch.nn.Module, x: torch.Tensor) -> Runner:
     import onnxruntime as ort
 
@@ -62,14 +72,7 @@ def make_onnxruntime(module: torch.nn.Module, x: torch.Tensor) -> Runner:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # the classic exporter first (what this project uses); torch's dynamo exporter where
-    # the classic one fails (as on TransformerEncoderLayer in torch 2.13)
-    note = None
-    try:
-        model = onnx_bytes(module, x, dynamo=False)
-    except Exception as exc:  # noqa: BLE001 - any exporter failure means: try the other one
-        note = f"classic ONNX exporter failed ({type(exc).__name__}); dynamo exporter used"
-        model = onnx_bytes(module, x, dynamo=True)
+    model, note = onnx_bytes_or_dynamo(module, x)
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: x.numpy()}
 
@@ -80,9 +83,33 @@ def make_onnxruntime(module: torch.nn.Module, x: torch.Tensor) -> Runner:
     return run
 
 
+def make_openvino(module: torch.nn.Module, x: torch.Tensor) -> Runner:
+    """OpenVINO's CPU plugin on the same ONNX export as ONNX Runtime: one thread, the
+    latency hint, FP32 (on CPUs with bf16 its default precision would be bf16)."""
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(io.BytesIO(onnx_bytes_or_dynamo(module, x)[0]))
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1,
+                                                 "PERFORMANCE_HINT": "LATENCY",
+                                                 "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    given = x.numpy()
+
+    def run() -> np.ndarray:
+        request.infer({0: given})
+        return np.array(request.get_output_tensor(0).data, copy=True)
+
+    return run
+
+
 PEERS: dict[str, Callable[[torch.nn.Module, torch.Tensor], Runner]] = {
     "onnxruntime": make_onnxruntime,
+    "openvino": make_openvino,
     "torch eager": make_eager,
     "torchscript": make_torchscript,
     "torch.compile": make_torch_compile,
 }
+# The real models (real_models.py): TorchScript and torch.compile left out (minutes of
+# compilation per model on 2 cores; AOTInductor is the compiler peer there).
+REAL_PEERS = {k: v for k, v in PEERS.items() if k not in ("torchscript", "torch.compile")}

@@ -12,20 +12,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FRAMEWORKS = ("ours", "ours -ffast-math", "peer", "onnxruntime", "torch eager", "torchscript",
-              "torch.compile", "aotinductor")
+FRAMEWORKS = ("ours", "ours -ffast-math", "peer", "onnxruntime", "openvino", "torch eager",
+              "torchscript", "torch.compile", "aotinductor")
 LABELS = {"ours": "ours (SOFIE-PyTorch)", "ours -ffast-math": "ours, -ffast-math",
           "peer": "sofie 0.1.0 parser",
-          "onnxruntime": "ONNX Runtime", "torch eager": "torch eager",
+          "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO", "torch eager": "torch eager",
           "torchscript": "TorchScript", "torch.compile": "torch.compile",
-          "aotinductor": "AOTInductor"}
+          "aotinductor": "AOTInductor",
+          "ours -O2": "ours -O2", "ours v3": "ours v3", "ours v3 -O2": "ours v3 -O2",
+          "peer v3": "sofie parser v3", "peer v3 -O2": "sofie parser v3 -O2"}
 PEERS = FRAMEWORKS[2:]
 SWEEP_FRAMEWORKS = ("ours", *PEERS)
+# The generated code at each CPU level and -O level: (ours, the sofie parser's at the same
+# flags). "ours"/"peer" are -O3 -march=native; v3 is -march=x86-64-v3 (AVX2 + FMA).
+LEVELS = (("ours", "peer"), ("ours -O2", None), ("ours v3", "peer v3"),
+          ("ours v3 -O2", "peer v3 -O2"))
+REAL_FRAMEWORKS = ("ours", "ours -O2", "ours v3", "ours v3 -O2", "peer", "onnxruntime",
+                   "openvino", "torch eager", "aotinductor")
 
 
-def main_cases(cases: dict[str, Any]) -> dict[str, Any]:
-    """The cases of the main table (the sweep's extra batch sizes left out)."""
-    return {k: c for k, c in cases.items() if not c.get("sweep_only")}
+def main_cases(cases: dict[str, Any], section: str = "zoo") -> dict[str, Any]:
+    """The cases of one section's main table (the sweep's extra batch sizes left out)."""
+    return {k: c for k, c in cases.items()
+            if not c.get("sweep_only") and c.get("section", "zoo") == section}
 
 
 def latency(entry: dict[str, Any]) -> tuple[float, float] | None:
@@ -78,12 +87,9 @@ def latency_table(cases: dict[str, Any]) -> list[str]:
 
 
 def failures(cases: dict[str, Any]) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for key, case in cases.items():
-        for framework in FRAMEWORKS:
-            if framework not in case["frameworks"]:
-                continue
-            entry = case["frameworks"][framework]
+        for framework, entry in case["frameworks"].items():
             if entry.get("status") != "ok":
                 lines.append(f"- `{key}` {LABELS[framework]}: {entry['status']}: "
                              f"`{entry.get('error', '')}`")
@@ -124,28 +130,32 @@ def cost_table(cases: dict[str, Any]) -> list[str]:
     return lines
 
 
+def check(name: str, selected: list[dict[str, Any]], peer: str, limit: float,
+          mine: str = "ours") -> str:
+    """One target line: mine / peer <= limit on every selected case (median of rounds)."""
+    if not selected:
+        return f"- not measured: {name}"
+    batches = len({case["batch"] for case in selected}) > 1
+    parts, met = [], True
+    for case in selected:
+        label = f"{case['model']}/{case['batch']}" if batches else case["model"]
+        value = ratio(case, peer, mine)
+        if value is None:
+            parts.append(f"{label}: n/a")
+            met = False
+            continue
+        # within noise: the median misses the limit, but some round met it
+        ok = value <= limit
+        lowest = min(round_ratios(case, peer, mine))
+        close = not ok and lowest <= limit
+        met &= ok or close
+        mark = "" if ok else f" (within noise: {lowest:.2f} in one round)" if close else " ✗"
+        parts.append(f"{label}: {value:.2f}{mark}")
+    return f"- {'met' if met else '**not met**'}: {name} — " + ", ".join(parts)
+
+
 def targets(cases: dict[str, Any]) -> list[str]:
     """The issues' targets (4 and 12), checked on this run's figures."""
-    def check(name: str, selected: list[dict[str, Any]], peer: str, limit: float,
-              mine: str = "ours") -> str:
-        if not selected:
-            return f"- not measured: {name}"
-        parts, met = [], True
-        for case in selected:
-            value = ratio(case, peer, mine)
-            if value is None:
-                parts.append(f"{case['model']}: n/a")
-                met = False
-                continue
-            # within noise: the median misses the limit, but some round met it
-            ok = value <= limit
-            lowest = min(round_ratios(case, peer, mine))
-            close = not ok and lowest <= limit
-            met &= ok or close
-            mark = "" if ok else f" (within noise: {lowest:.2f} in one round)" if close else " ✗"
-            parts.append(f"{case['model']}: {value:.2f}{mark}")
-        return f"- {'met' if met else '**not met**'}: {name} — " + ", ".join(parts)
-
     cases = main_cases(cases)
     b1 = [c for c in cases.values() if c["batch"] == 1]
     b64 = [c for c in cases.values() if c["batch"] == 64]
@@ -173,6 +183,73 @@ def targets(cases: dict[str, Any]) -> list[str]:
     lines.append(f"- {'met' if worst[1] < 0.5 else '**not met**'}: conversion (parse + generate) "
                  f"< 0.5 s per model once torch is imported — slowest {worst[0]} "
                  f"{1e3 * worst[1]:.0f} ms")
+    return lines
+
+
+def level_table(cases: dict[str, Any]) -> list[str]:
+    """The generated code at each CPU level and -O level, and its ratios to ONNX Runtime
+    and to the sofie parser's code compiled with the same flags."""
+    head = ["model", "batch"]
+    for mine, _ in LEVELS:
+        head += [f"{LABELS[mine]} (µs)", "/ ONNX Runtime", "/ sofie parser"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for case in cases.values():
+        row = [case["model"], str(case["batch"])]
+        for mine, peer in LEVELS:
+            value = latency(case["frameworks"].get(mine, {}))
+            row.append(f"{value[0]:.3g}" if value else "-")
+            for other in ("onnxruntime", peer):
+                r = ratio(case, other, mine) if other else None
+                row.append(f"{r:.2f}" if r is not None else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def real_table(cases: dict[str, Any]) -> list[str]:
+    """The real models: every framework's time, and each level of ours / ONNX Runtime and
+    / OpenVINO."""
+    mine = [f for f in REAL_FRAMEWORKS if f.startswith("ours")]
+    head = ["model", "batch", *(f"{LABELS[f]} (ms)" for f in REAL_FRAMEWORKS),
+            *(f"{LABELS[m]} / {LABELS[p]}" for m in mine for p in ("onnxruntime", "openvino"))]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for case in cases.values():
+        row = [case["model"], str(case["batch"])]
+        for framework in REAL_FRAMEWORKS:
+            entry = case["frameworks"].get(framework, {"status": "-"})
+            value = latency(entry)
+            row.append(f"{value[0] / 1e3:.3g} ±{value[1]:.0f}%" if value
+                       else f"**{entry.get('status', '?')}**")
+        for m in mine:
+            for p in ("onnxruntime", "openvino"):
+                r = ratio(case, p, m)
+                row.append(f"{r:.2f}" if r is not None else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def level_targets(zoo: dict[str, Any], real: dict[str, Any]) -> list[str]:
+    """Issue 20 item 3 and issue 19 item 5, checked on this run's figures."""
+    lines = ["Issue 20: at x86-64-v3, -O2 and -O3, ours ahead of ONNX Runtime and of the "
+             "sofie parser's code (compiled with the same flags), batch 1 and 64:", ""]
+    timed = {f for case in zoo.values() for f in case["frameworks"]}
+    for mine, peer in LEVELS[2:]:
+        if mine not in timed:
+            continue
+        for other in ("onnxruntime", peer):
+            lines.append(check(f"{LABELS[mine]} / {LABELS[other]} < 1", list(zoo.values()),
+                               other, 1.0, mine))
+    lines += ["", "Issue 19: on the real models, ours at or below ONNX Runtime and OpenVINO "
+              "at every level; ParticleNet and ParT at batch 1 at most 0.8 of ONNX Runtime:",
+              ""]
+    timed = {f for case in real.values() for f in case["frameworks"]}
+    for mine in [f for f in REAL_FRAMEWORKS if f.startswith("ours") and f in timed]:
+        for other in ("onnxruntime", "openvino"):
+            lines.append(check(f"{LABELS[mine]} / {LABELS[other]} <= 1", list(real.values()),
+                               other, 1.0, mine))
+    taggers = [c for c in real.values() if c["model"] in ("particlenet", "part")
+               and c["batch"] == 1]
+    lines.append(check("ours / ONNX Runtime <= 0.8, ParticleNet and ParT at batch 1", taggers,
+                       "onnxruntime", 0.8, "ours"))
     return lines
 
 
@@ -255,7 +332,9 @@ def machine(results: dict[str, Any]) -> list[str]:
         f"- {m['compiler']}, `{m['cxxflags']}`, OpenBLAS {m['openblas']} "
         "(OPENBLAS_NUM_THREADS=1)",
         f"- Python {m['python']}, torch {m['torch']} (1 thread), onnxruntime "
-        f"{m['onnxruntime']} (1 intra-op thread), sofie {m['sofie']}",
+        f"{m['onnxruntime']} (1 intra-op thread), OpenVINO {m.get('openvino', '-')} (CPU, "
+        "INFERENCE_NUM_THREADS=1, PERFORMANCE_HINT=LATENCY, f32), sofie "
+        f"{m['sofie']}",
         f"- timing: {s['rounds']} interleaved rounds; each the median over blocks of about "
         f"10 ms after a warm-up, at least {s['min_seconds']} s per round; the table shows the "
         "median of the rounds ± half their range; outputs checked against torch eager first "
@@ -288,6 +367,17 @@ def markdown(results: dict[str, Any]) -> str:
              "faster.",
              "", *latency_table(cases), "", "![latency](latency.png)", "",
              "## Targets on this run", "", *targets(cases), "",
+             "## The generated code at each CPU level and -O level", "",
+             "ours / peer per round, as above; the sofie parser's code compiled with the same "
+             "flags. Flags: " + "; ".join(f"{LABELS[k]}: `{v}`" for k, v in
+                                          results["settings"].get("levels", {}).items()), "",
+             *level_table(cases), "",
+             "## Real models", "",
+             "weaver-core's taggers (JetClass configuration, 128 particles, behind a one-input "
+             "wrapper: bench/real_models.py) and torchvision's CNNs; times in ms.", "",
+             *real_table(main_cases(results["cases"], "real")), "",
+             "## Targets of issues 19 and 20", "",
+             *level_targets(cases, main_cases(results["cases"], "real")), "",
              "## Convolutions: achieved GFLOP/s", "",
              "FLOPs of the convolutions and products per call (torch's FlopCounterMode) over "
              "the median time (CPU time), against the core's single-thread FP32 peak measured "
@@ -302,7 +392,8 @@ def markdown(results: dict[str, Any]) -> str:
              "Per-event cost (µs per call / batch size) for ours and every peer; ratios per "
              "call, as above. Log-log plot: sweep.png.", "",
              *sweep_table(results["cases"]), "![sweep](sweep.png)", "",
-             "## Not converted, not compiled or wrong", "", *failures(cases), "",
+             "## Not converted, not compiled or wrong", "", *failures(cases),
+             *failures(main_cases(results["cases"], "real")), "",
              "## Conversion, build and memory", "",
              "Conversion is parse + generate + write, in a process where torch and the front "
              "end are already imported. Peak RSS: the whole timing process (the generated "
@@ -319,6 +410,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     cases = main_cases(results["cases"])
     batches = sorted({c["batch"] for c in cases.values()})
+    if not batches:  # a run of the real models only (--sections real)
+        return
     fig, axes = plt.subplots(len(batches), 1, figsize=(12, 4.2 * len(batches)), squeeze=False)
     width = 0.8 / len(FRAMEWORKS)
     for ax, batch in zip(axes[:, 0], batches):

@@ -32,19 +32,40 @@ sys.path.insert(0, str(HERE))
 import compilers  # noqa: E402
 import native  # noqa: E402
 import numpy as np  # noqa: E402
+import real_models  # noqa: E402
 import report  # noqa: E402
 import torch  # noqa: E402
-from peers import PEERS, Runner  # noqa: E402
+from peers import PEERS, REAL_PEERS, Runner  # noqa: E402
 from timing import median, time_blocks  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from zoo import BATCHES, BY_NAME, SWEEP_BATCHES, SWEEP_MODELS, ZOO  # noqa: E402
+from zoo import BATCHES, SWEEP_BATCHES, SWEEP_MODELS, ZOO  # noqa: E402
+from zoo import BY_NAME as ZOO_BY_NAME  # noqa: E402
+
+BY_NAME = {**ZOO_BY_NAME, **real_models.BY_NAME}
+SECTIONS = ("zoo", "real")
 
 log = logging.getLogger("bench")
 
 FRONT_ENDS = ("ours", "peer")
 FAST_MATH_NAME = "ours -ffast-math"  # the same generated code, other compiler flags
+# The same generated code compiled at other CPU levels and optimisation levels (issue 20):
+# "ours" and "peer" are -O3 -march=native; x86-64-v3 is AVX2 + FMA, the common grid CPU.
+LEVEL_VARIANTS = {"ours -O2": ("ours", ["-O2"]),
+                  "ours v3": ("ours", ["-march=x86-64-v3"]),
+                  "ours v3 -O2": ("ours", ["-O2", "-march=x86-64-v3"]),
+                  "peer v3": ("peer", ["-march=x86-64-v3"]),
+                  "peer v3 -O2": ("peer", ["-O2", "-march=x86-64-v3"])}
 AOTI_NAME = "aotinductor"
 ATOL, RTOL = 1e-4, 1e-3  # float32, other summation orders (the test suite is stricter)
+
+
+def effective_flags(extra: list[str]) -> str:
+    """The compiler flags a variant amounts to (its -O and -march replace the defaults)."""
+    def kind(flag: str) -> str:
+        return flag.split("=")[0] if flag.startswith("-march") else flag[:2]
+
+    kept = [f for f in native.CXXFLAGS if kind(f) not in {kind(e) for e in extra}]
+    return " ".join(kept + extra)
 
 
 def first_line(exc: BaseException) -> str:
@@ -110,6 +131,7 @@ class Case:
         self.model = BY_NAME[model_name]
         self.batch = batch
         self.sweep_only = sweep_only  # only in the batch-size sweep, not in the main table
+        self.section = "real" if model_name in real_models.BY_NAME else "zoo"
         self.key = f"{model_name}/{batch}"
         self.module = self.model.module()
         self.x = self.model.example(batch)
@@ -135,7 +157,7 @@ class Case:
         header = Path(conversion["header"])
         weights = Path(conversion["weights"]) if conversion["weights"] else None
         try:
-            suffix = "" if name is None else "_variant"
+            suffix = "" if name is None else "_" + "".join(c if c.isalnum() else "_" for c in name)
             binary, compile_s = native.compile_driver(header, flags, suffix)
         except native.NativeError as exc:
             self.fail(frontend, "no compile", str(exc))
@@ -216,6 +238,7 @@ def machine() -> dict[str, Any]:
             cpu = line.split(":", 1)[1].strip()
             break
     import onnxruntime
+    import openvino
     import sofie
 
     try:
@@ -227,7 +250,8 @@ def machine() -> dict[str, Any]:
         "cpu": cpu, "cores": os.cpu_count(), "load_average_start": os.getloadavg(),
         "compiler": native.compiler_version(), "cxxflags": " ".join(native.CXXFLAGS),
         "openblas": blas, "python": platform.python_version(), "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__, "sofie": sofie.__version__,
+        "onnxruntime": onnxruntime.__version__, "openvino": openvino.__version__,
+        "sofie": sofie.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
 
@@ -247,8 +271,16 @@ def project_version(ours_python: Path | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="zoo (the models written here), real (weaver's taggers, "
+                        "torchvision's CNNs), or both")
     parser.add_argument("--models", default=",".join(m.name for m in ZOO))
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    parser.add_argument("--real-models", default=",".join(m.name for m in real_models.REAL))
+    parser.add_argument("--real-batches", default=",".join(map(str, real_models.REAL_BATCHES)))
+    parser.add_argument("--levels", default=",".join(LEVEL_VARIANTS),
+                        help="compiler-flag variants of the generated code ('' for none): "
+                        + ", ".join(f"'{k}'" for k in LEVEL_VARIANTS))
     parser.add_argument("--sweep-models", default=",".join(SWEEP_MODELS),
                         help="models of the batch-size sweep ('' for none)")
     parser.add_argument("--sweep-batches", default=",".join(map(str, SWEEP_BATCHES)))
@@ -263,10 +295,23 @@ def main() -> int:
     log.setLevel(logging.INFO)  # onnxscript logs every rewrite at INFO
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
+    sections = set(filter(None, args.sections.split(",")))
+    if not sections <= set(SECTIONS):
+        parser.error(f"--sections: choose from {', '.join(SECTIONS)}")
+    levels = list(filter(None, args.levels.split(",")))
+    if not set(levels) <= set(LEVEL_VARIANTS):
+        parser.error(f"--levels: choose from {', '.join(LEVEL_VARIANTS)}")
     models, batches = args.models.split(","), [int(b) for b in args.batches.split(",")]
-    pairs = [(m, b) for m in models for b in batches]
+    pairs = [(m, b) for m in models for b in batches] if "zoo" in sections else []
+    if "real" in sections:
+        pairs += [(m, int(b)) for m in filter(None, args.real_models.split(","))
+                  for b in args.real_batches.split(",")]
+    unknown = {m for m, _ in pairs} - set(BY_NAME)
+    if unknown:
+        parser.error(f"unknown models: {', '.join(sorted(unknown))}")
     sweep = [(m, int(b)) for m in filter(None, args.sweep_models.split(","))
-             for b in args.sweep_batches.split(",") if (m, int(b)) not in pairs]
+             for b in args.sweep_batches.split(",")
+             if "zoo" in sections and (m, int(b)) not in pairs]
     start = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
@@ -286,9 +331,13 @@ def main() -> int:
         for frontend in FRONT_ENDS:
             case.add_native(frontend, conversions[frontend]["models"][case.key])
         if not case.sweep_only:
+            for name in levels:
+                frontend, flags = LEVEL_VARIANTS[name]
+                case.add_native(frontend, conversions[frontend]["models"][case.key], flags, name)
+        if case.section == "zoo" and not case.sweep_only:
             case.add_native("ours", conversions["ours"]["models"][case.key], native.FAST_MATH,
                             FAST_MATH_NAME)
-        for framework in PEERS:
+        for framework in (REAL_PEERS if case.section == "real" else PEERS):
             case.add_peer(framework)
         case.add_aoti(aoti_driver, args.work / "aoti")
     for r in range(args.rounds):
@@ -305,12 +354,14 @@ def main() -> int:
     results = {
         "machine": info,
         "settings": {"rounds": args.rounds, "min_seconds": args.min_seconds,
-                     "atol": ATOL, "rtol": RTOL},
+                     "atol": ATOL, "rtol": RTOL, "sections": sorted(sections),
+                     "levels": {name: effective_flags(LEVEL_VARIANTS[name][1]) for name in levels}},
         "conversion_processes": {f: {k: v for k, v in c.items() if k != "models"}
                                  for f, c in conversions.items()},
         "cases": {case.key: {
             "model": case.model.name, "description": case.model.description,
             "batch": case.batch, "sweep_only": case.sweep_only, "flops": case.flops,
+            "section": case.section,
             "frameworks": case.results,
             "conversion": {f: conversions[f]["models"][case.key] for f in FRONT_ENDS},
             "torch_maxrss_kb": memory[case.key],

@@ -1,4 +1,6 @@
-// 1D/2D convolution, group 1, no dilation. Stride 1 with at most
+// 1D/2D convolution, group 1 or depthwise, no dilation. Depthwise (group = channels =
+// filters, MobileNet's): per channel, ConvPlanes on a one-channel image (for a stride above
+// 1, at stride 1 into a work plane, then every stride-th pixel). Group 1, stride 1 with at most
 // ConvPlanes::kMaxOutChannels (64) output channels: vectorised along the output pixels
 // (ConvPlanes.hxx). Otherwise, per image, a copy into a zero-bordered buffer, im2row by
 // plain copies (or, stride 1, the taps read from a padded NHWC copy), one packed GEMM
@@ -39,6 +41,7 @@ public:
    struct Spec {
       std::string x, w, b, y, residual;
       std::vector<size_t> kernel, pads, strides;
+      size_t group = 1;
       bool relu = false;
    };
 
@@ -93,7 +96,10 @@ public:
       fPadRight = fSpec.pads[2 * dims - 1];
       fStrideH = dims == 2 ? fSpec.strides[0] : 1;
       fStrideW = fSpec.strides.back();
-      if (w[1] != fChannels || !std::equal(fSpec.kernel.begin(), fSpec.kernel.end(), w.begin() + 2))
+      fGroup = fSpec.group;
+      if (fGroup != 1 && (fGroup != fChannels || w[0] != fChannels))
+         throw std::runtime_error(what + "takes group 1 or depthwise convolutions (group = channels = filters)");
+      if (w[1] * fGroup != fChannels || !std::equal(fSpec.kernel.begin(), fSpec.kernel.end(), w.begin() + 2))
          throw std::runtime_error(what + "weights " + fSpec.w + " do not match the input and kernel");
       if (fHeight + fPadTop + fPadBottom < fKernelH || fWidth + fPadLeft + fPadRight < fKernelW ||
           fStrideH == 0 || fStrideW == 0)
@@ -124,6 +130,12 @@ public:
       const size_t total = ResultOffset() + WholeLines(ResultRows() * fOutChannels) + kAlignmentSlack;
       const std::string buffer = "fVec_op_" + opName + "_buffer";
       fPacked = "fPacked_op_" + opName;
+      if (fGroup > 1)
+         return "std::vector<float> " + buffer + " = std::vector<float>(" +
+                std::to_string(Channel().PlaneFloats() + FullPlane() + 2 * kAlignmentSlack) + ");\nfloat *fVec_op_" +
+                opName + "_work = " + AlignedStart(buffer) + ";\nstd::vector<float> " + fPacked +
+                "_storage = std::vector<float>(" + std::to_string(fChannels * Channel().PackedFloats()) +
+                ");\nconst float *" + fPacked + " = " + fPacked + "_storage.data();\n";
       if (UsePlanes())
          return "std::vector<float> " + buffer + " = std::vector<float>(" +
                 std::to_string(Planes().PlaneFloats() + kAlignmentSlack) + ");\nfloat *fVec_op_" + opName +
@@ -137,6 +149,16 @@ public:
    std::string GenerateInitCode() override
    {
       const std::string bias = fSpec.b.empty() ? "" : "tensor_" + fSpec.b;
+      if (fGroup > 1) {
+         // Channel c's filter and bias, packed as a one-channel ConvPlanes at c * floats.
+         const std::string floats = std::to_string(Channel().PackedFloats());
+         return "   for (std::size_t sp_dc = 0; sp_dc < " + std::to_string(fChannels) + "; ++sp_dc) {\n" +
+                "      float *sp_dst = " + fPacked + "_storage.data() + sp_dc * " + floats + ";\n" +
+                Channel().PackCode("sp_dst", "(tensor_" + fSpec.w + " + sp_dc * " +
+                                               std::to_string(fKernelH * fKernelW) + ")",
+                                   bias.empty() ? "" : "(" + bias + " + sp_dc)", "      ") +
+                "   }\n";
+      }
       if (UsePlanes())
          return "   {\n      float *sp_dst = " + AlignedStart(fPacked + "_storage") + ";\n" +
                 Planes().PackCode("sp_dst", "tensor_" + fSpec.w, bias, "      ") + "   }\n";
@@ -158,6 +180,8 @@ public:
 
    std::string Generate(std::string opName) override
    {
+      if (fGroup > 1)
+         return GenerateDepthwise(opName);
       if (UsePlanes())
          return GeneratePlanes(opName);
       const size_t hw = fOutH * fOutW, imageSize = fChannels * fHeight * fWidth;
@@ -265,7 +289,66 @@ private:
              std::to_string(fOutW) + ", kernel " + std::to_string(fKernelH) + "x" + std::to_string(fKernelW) +
              "\n   for (size_t sp_n = 0; sp_n < " + fBatch.GetVal() + "; ++sp_n)\n" + Planes().ImageCode(call);
    }
-   bool UsePlanes() const { return Direct() && fOutChannels <= ConvPlanes::kMaxOutChannels; }
+   // Depthwise: each channel through ConvPlanes as a one-channel image, at stride 1; with a
+   // larger stride into a work plane (after the shifted planes), then subsampled.
+   std::string GenerateDepthwise(const std::string &opName) const
+   {
+      const size_t plane = fHeight * fWidth, outPlane = fOutH * fOutW, fullW = Channel().Geometry().OutW();
+      const bool strided = !Direct();
+      const std::string work = "this->fVec_op_" + opName + "_work";
+      const std::string image = "(sp_n * " + std::to_string(fChannels) + " + sp_dc)";
+      ConvPlanesCall call;
+      call.image = "tensor_" + fSpec.x + " + " + image + " * " + std::to_string(plane);
+      call.out = strided ? work + " + " + std::to_string(WholeLines(Channel().PlaneFloats()))
+                         : "tensor_" + fSpec.y + " + " + image + " * " + std::to_string(outPlane);
+      if (!fSpec.residual.empty() && !strided)
+         call.residual = "tensor_" + fSpec.residual + " + " + image + " * " + std::to_string(outPlane);
+      call.relu = fSpec.relu; // max(., 0) commutes with the subsampling
+      call.planes = work;
+      call.packed = "this->" + fPacked + " + sp_dc * " + std::to_string(Channel().PackedFloats());
+      call.bias = !fSpec.b.empty();
+      call.indent = "         ";
+      std::ostringstream out;
+      out << "   // SofiePyTorch Conv (depthwise): " << fChannels << "x" << fHeight << "x" << fWidth << " -> "
+          << fOutChannels << "x" << fOutH << "x" << fOutW << ", kernel " << fKernelH << "x" << fKernelW << ", stride "
+          << fStrideH << "x" << fStrideW << "\n"
+          << "   for (size_t sp_n = 0; sp_n < " << fBatch.GetVal() << "; ++sp_n)\n"
+          << "      for (std::size_t sp_dc = 0; sp_dc < " << fChannels << "; ++sp_dc) {\n"
+          << Channel().ImageCode(call);
+      if (strided) {
+         std::string value = "sp_full[sp_oh * " + std::to_string(fStrideH * fullW) + " + sp_ow * " +
+                             std::to_string(fStrideW) + "]";
+         if (!fSpec.residual.empty())
+            value += " + tensor_" + fSpec.residual + "[" + image + " * " + std::to_string(outPlane) + " + sp_oh * " +
+                     std::to_string(fOutW) + " + sp_ow]";
+         out << "         const float *const sp_full = " << call.out << ";\n"
+             << "         float *const sp_y = tensor_" << fSpec.y << " + " << image << " * " << outPlane << ";\n"
+             << "         for (std::size_t sp_oh = 0; sp_oh < " << fOutH << "; ++sp_oh)\n"
+             << "            for (std::size_t sp_ow = 0; sp_ow < " << fOutW << "; ++sp_ow) {\n"
+             << "               const float sp_v = " << value << ";\n"
+             << "               sp_y[sp_oh * " << fOutW << " + sp_ow] = "
+             << (fSpec.relu && !fSpec.residual.empty() ? "sp_v > 0.0f ? sp_v : 0.0f" : "sp_v") << ";\n"
+             << "            }\n";
+      }
+      out << "      }\n";
+      return out.str();
+   }
+   // One channel of a depthwise convolution, at stride 1.
+   ConvPlanes Channel() const
+   {
+      return ConvPlanes({1, fHeight, fWidth, 1, fKernelH, fKernelW, fPadTop, fPadBottom, fPadLeft, fPadRight});
+   }
+   // Floats of the stride-1 output plane of a strided depthwise convolution (0 otherwise).
+   size_t FullPlane() const { return Direct() ? 0 : WholeLines(Channel().Geometry().OutH() * Channel().Geometry().OutW()); }
+   // ConvPlanes for few output channels, and for 1x1 convolutions of any width on images of
+   // at least kMinPointwisePixels pixels (the GEMM's way transposes the image in and the
+   // result out: ParticleNet's EdgeConv, 256 channels on 128 x 16 points, A/B in the commit).
+   bool UsePlanes() const
+   {
+      return Direct() && (fOutChannels <= ConvPlanes::kMaxOutChannels ||
+                          (fKernelH == 1 && fKernelW == 1 && fOutH * fOutW >= kMinPointwisePixels));
+   }
+   static constexpr size_t kMinPointwisePixels = 64;
    ConvPlanes Planes() const
    {
       return ConvPlanes({fChannels, fHeight, fWidth, fOutChannels, fKernelH, fKernelW, fPadTop, fPadBottom, fPadLeft,
@@ -291,7 +374,7 @@ private:
    Spec fSpec;
    Dim fBatch;
    size_t fChannels = 0, fHeight = 0, fWidth = 0, fOutChannels = 0, fKernelH = 0, fKernelW = 0;
-   size_t fPadTop = 0, fPadBottom = 0, fPadLeft = 0, fPadRight = 0, fStrideH = 1, fStrideW = 1;
+   size_t fPadTop = 0, fPadBottom = 0, fPadLeft = 0, fPadRight = 0, fStrideH = 1, fStrideW = 1, fGroup = 1;
    size_t fOutH = 0, fOutW = 0;
    bool fPadded = false;
    std::string fPacked;
@@ -311,9 +394,12 @@ std::unique_ptr<ROperator> ParseConv(RModelParser_ONNX &parser, const onnx::Node
    spec.pads = IntsAttribute(node, "pads");
    spec.strides = IntsAttribute(node, "strides");
    spec.residual = InputOrEmpty(node, 3);
-   for (int i = 0; i < node.attribute_size(); ++i)
+   for (int i = 0; i < node.attribute_size(); ++i) {
       if (node.attribute(i).name() == "relu")
          spec.relu = node.attribute(i).i() != 0;
+      if (node.attribute(i).name() == "group")
+         spec.group = static_cast<size_t>(node.attribute(i).i());
+   }
    return std::make_unique<Conv>(std::move(spec));
 }
 

@@ -2,6 +2,7 @@
 
 #include "AlignedBuffer.hxx"
 #include "PackedGemm.hxx"
+#include "VectorTargets.hxx"
 
 #include <algorithm>
 #include <sstream>
@@ -55,8 +56,11 @@ std::string ConvPlanes::PackCode(const std::string &packed, const std::string &w
    return out.str();
 }
 
-std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes, std::size_t vectors) const
+std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, const VectorTarget &target) const
 {
+   // kOutGroup channels x `vectors` vectors of pixels: 16 of 24 accumulators with 32
+   // registers, 8 of 12 with 16.
+   const std::size_t lanes = target.lanes, vectors = target.budget >= 24 ? 4 : 2;
    const auto &g = fGeometry;
    const std::size_t oc = g.outChannels, pixels = Pixels(), depth = Depth(), stride = PlaneStride();
    const std::size_t pixelVectors = (pixels + lanes - 1) / lanes;
@@ -76,12 +80,13 @@ std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes
    auto emitTile = [&](std::size_t group, std::size_t count, bool last) {
       auto acc = [](std::size_t o, std::size_t v) { return "sp_a" + Str(o) + "_" + Str(v); };
       const std::string i2 = in + "   ", i3 = i2 + "   ", i4 = i3 + "   ";
-      out << in << "auto " << tileName(group, count, last) << " = [&](std::size_t sp_o0, std::size_t sp_q0) {\n"
+      out << in << "auto " << tileName(group, count, last) << " = [&](std::size_t sp_o0, std::size_t sp_q0)"
+          << target.attributes << " {\n"
           << i2 << "const float *const sp_wg = sp_w + sp_o0 * " << depth << ";\n";
       for (std::size_t o = 0; o < group; ++o)
          for (std::size_t v = 0; v < count; ++v)
             out << i2 << "float " << acc(o, v) << "[" << lanes << "];\n";
-      out << i2 << "for (std::size_t sp_j = 0; sp_j < " << lanes << "; ++sp_j) {\n";
+      out << kKeepVectorLoop << i2 << "for (std::size_t sp_j = 0; sp_j < " << lanes << "; ++sp_j) {\n";
       for (std::size_t o = 0; o < group; ++o)
          for (std::size_t v = 0; v < count; ++v)
             out << i3 << acc(o, v) << "[sp_j] = "
@@ -97,7 +102,7 @@ std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes
           << " + sp_kw) * " << group << ";\n";
       for (std::size_t o = 0; o < group; ++o)
          out << i4 << "const float sp_w" << o << " = sp_wk[" << o << "];\n";
-      out << i4 << "for (std::size_t sp_j = 0; sp_j < " << lanes << "; ++sp_j) {\n";
+      out << kKeepVectorLoop << i4 << "for (std::size_t sp_j = 0; sp_j < " << lanes << "; ++sp_j) {\n";
       for (std::size_t v = 0; v < count; ++v) {
          out << i4 << "   const float sp_x" << v << " = sp_s[" << v * lanes << " + sp_j];\n";
          for (std::size_t o = 0; o < group; ++o)
@@ -114,7 +119,7 @@ std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes
             return "(sp_o0 + " + Str(o) + ") * " + Str(pixels) + " + sp_q0 + " + Str(v * lanes) + " + sp_j";
          };
          if (!call.residual.empty() || call.relu) {
-            out << i2 << "for (std::size_t sp_j = 0; sp_j < " << count << "; ++sp_j) {\n";
+            out << kKeepVectorLoop << i2 << "for (std::size_t sp_j = 0; sp_j < " << count << "; ++sp_j) {\n";
             for (std::size_t o = 0; o < group; ++o)
                for (std::size_t v = firstVector; v < endVector; ++v) {
                   const std::string a = acc(o, v) + "[sp_j]";
@@ -125,7 +130,7 @@ std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes
                }
             out << i2 << "}\n";
          }
-         out << i2 << "for (std::size_t sp_j = 0; sp_j < " << count << "; ++sp_j) {\n";
+         out << kKeepVectorLoop << i2 << "for (std::size_t sp_j = 0; sp_j < " << count << "; ++sp_j) {\n";
          for (std::size_t o = 0; o < group; ++o)
             for (std::size_t v = firstVector; v < endVector; ++v)
                out << i3 << "sp_out[" << index(o, v) << "] = " << acc(o, v) << "[sp_j];\n";
@@ -137,32 +142,34 @@ std::string ConvPlanes::TargetCode(const ConvPlanesCall &call, std::size_t lanes
          store(count - 1, count, lastLanes);
       out << in << "};\n";
    };
-   // All the pixels of groups of output channels.
+   // Chunk after chunk of pixels, every group of output channels on each: a chunk's planes
+   // (channels x taps x a few vectors) stay in the L1 cache while the weights stream past
+   // from L2. (Group after group, every group streamed all the planes: a 1x1 convolution of
+   // 256 channels on 128 x 16 points, ParticleNet's, read its 2 MB image 64 times.)
    auto emitGroup = [&](std::size_t group) {
       if (fullChunks > 0)
          emitTile(group, vectors, false);
       emitTile(group, lastVectors, true);
    };
-   auto callGroup = [&](std::size_t group, const std::string &o0, const std::string &indent) {
-      if (fullChunks > 0)
-         out << indent << "for (std::size_t sp_q0 = 0; sp_q0 < " << fullChunks * vectors * lanes
-             << "; sp_q0 += " << vectors * lanes << ")\n"
-             << indent << "   " << tileName(group, vectors, false) << "(" << o0 << ", sp_q0);\n";
-      out << indent << tileName(group, lastVectors, true) << "(" << o0 << ", " << fullChunks * vectors * lanes
-          << ");\n";
+   auto callChunk = [&](const std::string &q0, std::size_t count, bool last, const std::string &indent) {
+      if (fullGroups > 0)
+         out << indent << "for (std::size_t sp_o0 = 0; sp_o0 < " << fullGroups * kOutGroup << "; sp_o0 += "
+             << kOutGroup << ")\n"
+             << indent << "   " << tileName(kOutGroup, count, last) << "(sp_o0, " << q0 << ");\n";
+      if (lastGroup > 0)
+         out << indent << tileName(lastGroup, count, last) << "(" << fullGroups * kOutGroup << ", " << q0 << ");\n";
    };
    if (fullGroups > 0)
       emitGroup(kOutGroup);
    if (lastGroup > 0)
       emitGroup(lastGroup);
-   if (fullGroups > 0) {
-      out << in << "for (std::size_t sp_o0 = 0; sp_o0 < " << fullGroups * kOutGroup << "; sp_o0 += " << kOutGroup
-          << ") {\n";
-      callGroup(kOutGroup, "sp_o0", in + "   ");
+   if (fullChunks > 0) {
+      out << in << "for (std::size_t sp_q0 = 0; sp_q0 < " << fullChunks * vectors * lanes << "; sp_q0 += "
+          << vectors * lanes << ") {\n";
+      callChunk("sp_q0", vectors, false, in + "   ");
       out << in << "}\n";
    }
-   if (lastGroup > 0)
-      callGroup(lastGroup, Str(fullGroups * kOutGroup), in);
+   callChunk(Str(fullChunks * vectors * lanes), lastVectors, true, in);
    return out.str();
 }
 
@@ -201,13 +208,10 @@ std::string ConvPlanes::ImageCode(const ConvPlanesCall &call) const
    out << i2 << "   }\n" << FmaLambda(i2);
    ConvPlanesCall inner = call;
    inner.indent = i2;
-   // Register tiles per target: kOutGroup channels x vectors of pixels, at most 3/4 of the
-   // register file (32 zmm with AVX-512; 16 ymm / xmm registers otherwise).
-   out << "#if defined(__AVX512F__)\n"
-       << TargetCode(inner, 16, 4) << "#elif defined(__AVX__)\n"
-       << TargetCode(inner, 8, 2) << "#else\n"
-       << TargetCode(inner, 4, 2) << "#endif\n"
-       << in << "}\n";
+   // Register tiles per target (VectorTargets.hxx).
+   for (const VectorTarget &target : kVectorTargets)
+      out << Directive(target) << TargetCode(inner, target);
+   out << "#endif\n" << in << "}\n";
    return out.str();
 }
 

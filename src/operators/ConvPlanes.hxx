@@ -14,8 +14,8 @@
 // (kh, kw) at plane[c][kw][q + kh * OW]: every tap of a run of output pixels is one
 // contiguous load. A register tile is kOutGroup output channels x V vectors of pixels (the
 // weights are broadcast, the pixel vectors loaded once for the kOutGroup channels), V chosen
-// per target in the generated code (#if on __AVX512F__ / __AVX__; the weights' layout does
-// not depend on it). The planes' padding is zero from the Session's constructor on; only
+// per target in the generated code (VectorTargets.hxx; the weights' layout does not depend
+// on it). The planes' padding is zero from the Session's constructor on; only
 // the image's columns are copied in on each call.
 //
 // Measured on the zoo's residual block (CPU time, bench/README.md): batch 64, the
@@ -31,6 +31,8 @@
 namespace SOFIE {
 namespace PyTorch {
 namespace operators {
+
+struct VectorTarget;
 
 /// A 2D convolution (a 1D one is one of height 1), group 1, no dilation, stride 1.
 struct ConvGeometry {
@@ -63,6 +65,7 @@ public:
    static constexpr std::size_t kOutGroup = 4;
 
    explicit ConvPlanes(const ConvGeometry &geometry);
+   const ConvGeometry &Geometry() const { return fGeometry; }
 
    /// Floats of the work buffer (the shifted planes), zero when the Session is made.
    std::size_t PlaneFloats() const { return fGeometry.channels * fGeometry.kernelW * PlaneStride(); }
@@ -81,7 +84,7 @@ private:
    // Floats between planes: the padded rows, plus what the last vector of pixels reads
    // beyond the last output pixel (vectors of up to 16), on whole cache lines.
    std::size_t PlaneStride() const;
-   std::string TargetCode(const ConvPlanesCall &call, std::size_t lanes, std::size_t vectors) const;
+   std::string TargetCode(const ConvPlanesCall &call, const VectorTarget &target) const;
 
    ConvGeometry fGeometry;
 };

@@ -1,6 +1,7 @@
 #include "PackedGemm.hxx"
 
 #include "AlignedBuffer.hxx"
+#include "VectorTargets.hxx"
 
 #include <algorithm>
 #include <set>
@@ -13,17 +14,38 @@ namespace operators {
 
 namespace {
 
-// Rows of the register tile for a panel of nr floats, for a register file of `registers`
-// vectors of `lanes` floats: the accumulators take at most 3/4 of it (the rest holds the
-// panel's row and the broadcast element), and at most 8 rows.
-std::size_t TileRows(std::size_t nr, std::size_t registers, std::size_t lanes)
+constexpr std::size_t kMaxTileRows = 8;
+
+// The shape of a tile of `rows` rows on a panel of nr floats for a target: blocks of
+// `vectors` vectors of the panel's columns, one after the other, each with its own k loop
+// (the panel's 64 columns are 8 ymm vectors per row: a 1-row tile would fill AVX2's
+// register file), and k summed in `split` interleaved chains.
+struct TileShape {
+   std::size_t vectors, split;
+};
+
+TileShape Shape(std::size_t rows, std::size_t nr, const VectorTarget &target)
 {
-   return std::max<std::size_t>(1, std::min<std::size_t>(8, registers * 3 / 4 * lanes / nr));
+   const std::size_t panelVectors = nr / target.lanes;
+   // The widest block that divides the panel, fits the budget with this many rows, and
+   // is at most 8 vectors (4 once there are several rows: more rows reuse W's loads).
+   const std::size_t widest = rows == 1 ? 8 : 4;
+   std::size_t vectors = 1;
+   for (std::size_t v = 1; v <= std::min(panelVectors, widest); ++v)
+      if (panelVectors % v == 0 && rows * v <= target.budget)
+         vectors = v;
+   // Fewer than 8 accumulators: two chains per accumulator, so that enough FMAs are in
+   // flight to hide their latency (batch 1).
+   const std::size_t split = rows * vectors < 8 && 2 * rows * vectors <= target.budget ? 2 : 1;
+   return {vectors, split};
 }
 
-constexpr std::size_t kMaxTileRows = 8;
-// Floats of one accumulator chunk of the register tile: one AVX-512 register.
-constexpr std::size_t kChunk = 16;
+// Rows of the full tile for a target: as many as the budget allows with blocks of up to 4
+// vectors.
+std::size_t TileRows(std::size_t nr, const VectorTarget &target)
+{
+   return std::max<std::size_t>(1, std::min(kMaxTileRows, target.budget / Shape(2, nr, target).vectors));
+}
 
 // The tile heights the generated code can reach: with a constant row count, each target's
 // full tile and its remainder (a third of the code for the zoo's convolutions, and of
@@ -37,7 +59,8 @@ std::set<std::size_t> TileSizes(const std::string &m, std::size_t nr)
       return sizes;
    }
    const std::size_t rows = std::stoul(m);
-   for (std::size_t mr : {TileRows(nr, 32, 16), TileRows(nr, 16, 8), TileRows(nr, 16, 4)}) {
+   for (const VectorTarget &target : kVectorTargets) {
+      const std::size_t mr = TileRows(nr, target);
       if (rows >= mr)
          sizes.insert(mr);
       if (rows % mr)
@@ -67,6 +90,28 @@ std::vector<std::pair<std::size_t, std::size_t>> Runs(const PackedGemmCall &call
    return merged;
 }
 
+// Panels longer than this many k (of up to 64 floats: 256 kB) are walked in blocks of
+// kBlockK k: each block of the panel serves every row of A from the L2 cache, then the
+// next (the partial sums stay in C meanwhile). Walked whole, a panel left the cache
+// before the next tile of rows came back to it: ResNet-18's 512-channel 3x3 convolutions
+// (K = 4608, 13 rows at batch 1) streamed their 9.4 MB of weights from memory once per
+// tile of rows.
+constexpr std::size_t kBlockAbove = 1024, kBlockK = 256;
+
+// The runs of A's columns as the tile's k loops walk them: with blocks, each run cut into
+// pieces of at most kBlockK (each piece one block).
+std::vector<std::pair<std::size_t, std::size_t>> Pieces(const PackedGemmCall &call, std::size_t k)
+{
+   auto runs = Runs(call, k);
+   if (k <= kBlockAbove)
+      return runs;
+   std::vector<std::pair<std::size_t, std::size_t>> pieces;
+   for (const auto &run : runs)
+      for (std::size_t done = 0; done < run.first; done += kBlockK)
+         pieces.emplace_back(std::min(kBlockK, run.first - done), run.second + done);
+   return pieces;
+}
+
 // The value stored into C for the result `v` (a C++ expression): after ReLU or the
 // call's activation, if any.
 std::string Finished(const PackedGemmCall &call, const std::string &v)
@@ -91,130 +136,150 @@ std::string Epilogue(const PackedGemmCall &call, const std::string &value, const
    return call.epilogue.empty() ? value : call.epilogue + "(" + value + ", " + at + ")";
 }
 
-// The lambda sp_tile<rows>(cols, i, p): `rows` rows of A from row i times panel p, into the
-// first `cols` columns (a compile-time constant) of the panel's part of C. The rows are
-// unrolled here, in the source, each with its own accumulator arrays: with one 2-D array
-// and a loop over the rows, g++'s loop interchange moved the k loop inside the row loop
-// and kept the accumulators in memory (5x slower). Each row's accumulators are chunks of
-// kChunk floats (one zmm), each with its own loop over its columns: with one array of
-// the panel's 64 floats per row, g++ 12 kept a 6-row tile's accumulators on the stack,
-// a load and a store per FMA (a 64x32 . 32x128 product: 10.4 µs, 3.8 µs in chunks; the
-// batch-64 LSTM's recurrent product). Chunks wholly beyond `cols` (a last panel of few
-// columns) are skipped. With split 2, even and odd k are summed apart, for enough
-// independent FMA chains to hide the FMA latency in small tiles (1-2 rows: batch 1).
-void EmitTileWithSplit(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
-                       std::size_t biasOffset, const PackedGemmCall &call, std::size_t split)
+// The lambda sp_tile<rows>(cols, i, p) for one target: `rows` rows of A from row i times
+// panel p, into the first `cols` columns (a compile-time constant) of the panel's part of
+// C, block after block of the panel's columns (TileShape), each block with its own k loop.
+// The rows are unrolled here, in the source, each with its own accumulator arrays: with
+// one 2-D array and a loop over the rows, g++'s loop interchange moved the k loop inside
+// the row loop and kept the accumulators in memory (5x slower). Each accumulator is an
+// array of exactly one vector of the target, with a loop of that many floats: g++
+// vectorises it into one instruction at -O2 as at -O3 and keeps it in a register. (An
+// array of several vectors needs -O3's complete unrolling to leave memory: at -O2, with
+// 16-float chunks, an AVX2 6-row tile did a load and a store per FMA; with one 64-float
+// array per row, g++ 12 -O3 kept a 6-row AVX-512 tile on the stack too.) Vectors wholly
+// beyond `cols` (a last panel of few columns) are skipped. With split 2, even and odd k
+// are summed apart, for enough independent FMA chains to hide the FMA latency in small
+// tiles (batch 1). With blocks of k (kBlockAbove), the lambda takes the block sp_g too:
+// it walks that block only, starting from C's partial sums after the first block and
+// applying the activation after the last.
+void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
+                       std::size_t biasOffset, const PackedGemmCall &call, const VectorTarget &target)
 {
-   // Tiles of 1-2 rows (batch 1) keep one array per row: in chunks, hep_mlp and the
-   // transformer at batch 1 took 16-21% longer.
-   const std::size_t width = rows > 2 ? kChunk : nr, chunks = nr / width;
+   const TileShape shape = Shape(rows, nr, target);
+   const std::size_t width = target.lanes, split = shape.split, blocks = nr / width / shape.vectors;
    auto acc = [&](std::size_t r, std::size_t s, std::size_t c) {
       return "sp_acc" + std::to_string(r) + "_" + std::to_string(s) + "_" + std::to_string(c);
    };
    auto live = [](std::size_t c) { return "sp_live" + std::to_string(c); };
-   const std::string i2 = in + "      ", i3 = i2 + "   ";
-   out << in << "   auto sp_tile" << rows << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
+   const std::string i2 = in + "      ";
+   const auto pieces = Pieces(call, k);
+   const bool blocked = k > kBlockAbove;
+   const std::string lastBlock = std::to_string(pieces.size() - 1);
+   out << in << "   auto sp_tile" << rows
+       << " = [&](auto sp_cols_c, std::size_t sp_i, std::size_t sp_p, std::size_t sp_g)" << target.attributes
+       << " {\n"
        << i2 << "constexpr std::size_t sp_cols = decltype(sp_cols_c)::value;\n"
        << i2 << "const float *const sp_panel = sp_w + sp_p * " << k * nr << ";\n"
        << i2 << "float *const sp_ci = sp_c + sp_i * sp_ldc + sp_p * " << nr << ";\n";
-   // Columns of C in each chunk (0 to width; 0: the chunk is skipped).
-   for (std::size_t c = 0; c < chunks; ++c)
+   // Columns of C in each vector (0 to width; 0: the vector is skipped).
+   for (std::size_t c = 0; c < nr / width; ++c)
       out << i2 << "constexpr std::size_t " << live(c) << " = sp_cols <= " << c * width << " ? 0 : sp_cols - "
           << c * width << " < " << width << " ? sp_cols - " << c * width << " : " << width << ";\n";
-   for (std::size_t r = 0; r < rows; ++r) {
+   for (std::size_t r = 0; r < rows; ++r)
       out << i2 << "const float *const sp_a" << r << " = sp_a + (sp_i + " << r << ") * sp_lda;\n";
-      for (std::size_t s = 0; s < split; ++s)
-         for (std::size_t c = 0; c < chunks; ++c)
-            out << i2 << "float " << acc(r, s, c) << "[" << width << "];\n";
-   }
-   // A loop over chunk c's columns (all width of them, or only its live ones), its body
-   // written by `body(c)`, when the chunk is live.
-   auto chunkLoops = [&](const std::string &indent, bool liveOnly, auto body) {
-      for (std::size_t c = 0; c < chunks; ++c) {
-         out << indent << "if constexpr (" << live(c) << " > 0) {\n"
-             << indent << "   for (std::size_t sp_j = 0; sp_j < " << (liveOnly ? live(c) : std::to_string(width))
-             << "; ++sp_j) {\n";
-         body(c, indent + "      ");
-         out << indent << "   }\n" << indent << "}\n";
-      }
-   };
-   chunkLoops(i2, false, [&](std::size_t c, const std::string &indent) {
+   for (std::size_t b = 0; b < blocks; ++b) {
+      const std::size_t first = b * shape.vectors, end = first + shape.vectors;
+      const std::string i3 = i2 + "   ", i4 = i3 + "   ";
+      out << i2 << "if constexpr (" << live(first) << " > 0) {\n";
       for (std::size_t r = 0; r < rows; ++r)
          for (std::size_t s = 0; s < split; ++s)
-            out << indent << acc(r, s, c) << "[sp_j] = "
-                << (call.bias && s == 0 ? "sp_w[" + std::to_string(biasOffset + c * width) + " + sp_p * " +
-                                              std::to_string(nr) + " + sp_j]"
-                                        : std::string("0.0f"))
-                << ";\n";
-   });
-   if (call.accumulate)
-      chunkLoops(i2, true, [&](std::size_t c, const std::string &indent) {
+            for (std::size_t c = first; c < end; ++c)
+               out << i3 << "float " << acc(r, s, c) << "[" << width << "];\n";
+      // A loop over vector c's columns (all width of them, or only its live ones), its
+      // body written by `body(c)`, when the vector is live.
+      auto vectorLoops = [&](const std::string &indent, bool liveOnly, auto body) {
+         for (std::size_t c = first; c < end; ++c) {
+            out << indent << "if constexpr (" << live(c) << " > 0) {\n"
+                << kKeepVectorLoop << indent << "   for (std::size_t sp_j = 0; sp_j < " << (liveOnly ? live(c) : std::to_string(width))
+                << "; ++sp_j) {\n";
+            body(c, indent + "      ");
+            out << indent << "   }\n" << indent << "}\n";
+         }
+      };
+      vectorLoops(i3, false, [&](std::size_t c, const std::string &indent) {
          for (std::size_t r = 0; r < rows; ++r)
-            out << indent << acc(r, 0, c) << "[sp_j] += sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j];\n";
+            for (std::size_t s = 0; s < split; ++s)
+               out << indent << acc(r, s, c) << "[sp_j] = "
+                   << (call.bias && s == 0 ? std::string(blocked ? "sp_g > 0 ? 0.0f : " : "") + "sp_w[" +
+                                                 std::to_string(biasOffset + c * width) + " + sp_p * " +
+                                                 std::to_string(nr) + " + sp_j]"
+                                           : std::string("0.0f"))
+                   << ";\n";
       });
-   // One k (or `count` consecutive k) of the panel times the rows' elements at aIndex.
-   auto step = [&](const std::string &first, std::size_t count, const std::string &aIndex, const std::string &indent) {
-      out << indent << "const float *const sp_wk = sp_panel + " << first << " * " << nr << ";\n";
-      for (std::size_t r = 0; r < rows; ++r)
-         for (std::size_t s = 0; s < count; ++s)
-            out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << aIndex << " + " << s
-                << "];\n";
-      chunkLoops(indent, false, [&](std::size_t c, const std::string &body) {
+      if (call.accumulate || blocked) {
+         if (!call.accumulate)
+            out << i3 << "if (sp_g > 0) {\n";
+         vectorLoops(i3, true, [&](std::size_t c, const std::string &indent) {
+            for (std::size_t r = 0; r < rows; ++r)
+               out << indent << acc(r, 0, c) << "[sp_j] += sp_ci[" << r << " * sp_ldc + " << c * width
+                   << " + sp_j];\n";
+         });
+         if (!call.accumulate)
+            out << i3 << "}\n";
+      }
+      // One k (or `count` consecutive k) of the block times the rows' elements at aIndex.
+      auto step = [&](const std::string &kFirst, std::size_t count, const std::string &aIndex,
+                      const std::string &indent) {
+         out << indent << "const float *const sp_wk = sp_panel + " << kFirst << " * " << nr << ";\n";
          for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t s = 0; s < count; ++s)
-               out << body << acc(r, s, c) << "[sp_j] = sp_fma(sp_x" << r << "_" << s << ", sp_wk["
-                   << s * nr + c * width << " + sp_j], " << acc(r, s, c) << "[sp_j]);\n";
+               out << indent << "const float sp_x" << r << "_" << s << " = sp_a" << r << "[" << aIndex << " + " << s
+                   << "];\n";
+         vectorLoops(indent, false, [&](std::size_t c, const std::string &body) {
+            for (std::size_t r = 0; r < rows; ++r)
+               for (std::size_t s = 0; s < count; ++s)
+                  out << body << acc(r, s, c) << "[sp_j] = sp_fma(sp_x" << r << "_" << s << ", sp_wk["
+                      << s * nr + c * width << " + sp_j], " << acc(r, s, c) << "[sp_j]);\n";
+         });
+      };
+      // One k loop per run of A's columns (PackedGemmCall::runs), or per block.
+      std::size_t start = 0, piece = 0;
+      for (const auto &run : pieces) {
+         if (blocked)
+            out << i3 << "if (sp_g == " << piece++ << ")\n";
+         out << i3 << "{\n";
+         const std::size_t count = run.first, whole = count / split * split;
+         const std::string base = "(sp_k - " + std::to_string(start) + ") + " + std::to_string(run.second);
+         if (whole > 0) {
+            out << i3 << "for (std::size_t sp_k = " << start << "; sp_k < " << start + whole << "; sp_k += " << split
+                << ") {\n";
+            step("sp_k", split, base, i4);
+            out << i3 << "}\n";
+         }
+         if (count % split) {
+            out << i3 << "{\n";
+            step(std::to_string(start + count - 1), 1, std::to_string(run.second + count - 1), i4);
+            out << i3 << "}\n";
+         }
+         out << i3 << "}\n";
+         start += count;
+      }
+      vectorLoops(i3, true, [&](std::size_t c, const std::string &indent) {
+         for (std::size_t r = 0; r < rows; ++r) {
+            std::string sum = acc(r, 0, c) + "[sp_j]";
+            for (std::size_t s = 1; s < split; ++s)
+               sum += " + " + acc(r, s, c) + "[sp_j]";
+            const std::string v = "sp_v" + std::to_string(r);
+            out << indent << "const float " << v << " = " << sum << ";\n"
+                << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = "
+                << (blocked && Finished(call, v) != v ? "sp_g < " + lastBlock + " ? " + v + " : " : std::string())
+                << Finished(call, v) << ";\n";
+         }
       });
-   };
-   // One k loop per run of A's columns (PackedGemmCall::runs).
-   std::size_t start = 0;
-   for (const auto &run : Runs(call, k)) {
-      const std::size_t count = run.first, whole = count / split * split;
-      const std::string base = "(sp_k - " + std::to_string(start) + ") + " + std::to_string(run.second);
-      if (whole > 0) {
-         out << i2 << "for (std::size_t sp_k = " << start << "; sp_k < " << start + whole << "; sp_k += " << split
-             << ") {\n";
-         step("sp_k", split, base, i3);
-         out << i2 << "}\n";
-      }
-      if (count % split) {
-         out << i2 << "{\n";
-         step(std::to_string(start + count - 1), 1, std::to_string(run.second + count - 1), i3);
-         out << i2 << "}\n";
-      }
-      start += count;
+      out << i2 << "}\n";
    }
-   chunkLoops(i2, true, [&](std::size_t c, const std::string &indent) {
-      for (std::size_t r = 0; r < rows; ++r) {
-         std::string sum = acc(r, 0, c) + "[sp_j]";
-         for (std::size_t s = 1; s < split; ++s)
-            sum += " + " + acc(r, s, c) + "[sp_j]";
-         const std::string v = "sp_v" + std::to_string(r);
-         out << indent << "const float " << v << " = " << sum << ";\n"
-             << indent << "sp_ci[" << r << " * sp_ldc + " << c * width << " + sp_j] = "
-             << Finished(call, v) << ";\n";
-      }
-   });
    out << in << "   };\n";
 }
 
-// Split k in two when the tile has fewer than 8 accumulator vectors (of 16 floats with
-// AVX-512, 8 with AVX, 4 with SSE, the target without -march): more would not fit the
-// register file (a batch-1 row of 64 columns is 16 SSE registers already).
+// The tile of `rows` rows for every target, under the preprocessor's choice (once when
+// the targets' code is the same).
 void EmitTile(std::ostream &out, const std::string &in, std::size_t rows, std::size_t k, std::size_t nr,
               std::size_t biasOffset, const PackedGemmCall &call)
 {
-   auto split = [&](std::size_t lanes) -> std::size_t { return rows * nr >= 8 * lanes ? 1 : 2; };
-   if (split(16) == split(4)) {
-      EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
-      return;
+   for (const VectorTarget &target : kVectorTargets) {
+      out << Directive(target);
+      EmitTileForTarget(out, in, rows, k, nr, biasOffset, call, target);
    }
-   out << "#if defined(__AVX512F__)\n";
-   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(16));
-   out << "#elif defined(__AVX__)\n";
-   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(8));
-   out << "#else\n";
-   EmitTileWithSplit(out, in, rows, k, nr, biasOffset, call, split(4));
    out << "#endif\n";
 }
 
@@ -332,13 +397,9 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
    out << in << "{ // PackedGemm: C (m x " << fN << ") " << (call.accumulate ? "+" : "") << "= A (m x " << fK
        << ") . W" << Applied(call) << "\n";
    // The tile's rows per target; the panels were laid out for any of them.
-   out << "#if defined(__AVX512F__)\n"
-       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 32, 16) << ";\n"
-       << "#elif defined(__AVX__)\n"
-       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 16, 8) << ";\n"
-       << "#else\n"
-       << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, 16, 4) << ";\n"
-       << "#endif\n"
+   for (const VectorTarget &target : kVectorTargets)
+      out << Directive(target) << in << "   constexpr std::size_t sp_mr = " << TileRows(fNR, target) << ";\n";
+   out << "#endif\n"
        << in << "   const std::size_t sp_m = " << call.m << ", sp_lda = " << call.lda << ", sp_ldc = " << call.ldc
        << ";\n"
        << in << "   const float *const sp_a = " << call.a << ";\n"
@@ -349,20 +410,25 @@ std::string PackedGemm::CallCode(const PackedGemmCall &call) const
    for (std::size_t rows : tiles)
       EmitTile(out, in, rows, fK, fNR, weights, call);
    // Dispatch on the row count (a constant for the full tiles: the switch folds away).
-   out << in << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p) {\n"
+   out << in
+       << "   auto sp_tile = [&](std::size_t sp_rows, auto sp_cols_c, std::size_t sp_i, std::size_t sp_p, "
+          "std::size_t sp_g) {\n"
        << in << "      switch (sp_rows) {\n";
    for (std::size_t rows : tiles)
-      out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p); break;\n";
+      out << in << "      case " << rows << ": sp_tile" << rows << "(sp_cols_c, sp_i, sp_p, sp_g); break;\n";
    out << in << "      default: break;\n" << in << "      }\n" << in << "   };\n";
-   // All rows of one panel, then the next: the panel (K x NR floats) stays in the cache
-   // while A's rows stream past it.
+   // All rows of one panel (or of one block of it), then the next: the panel stays in the
+   // cache while A's rows stream past it.
+   const std::size_t blocks = fK > kBlockAbove ? Pieces(call, fK).size() : 1;
    auto panelCode = [&](const std::string &p, std::size_t cols) {
       const std::string colsTag = "std::integral_constant<std::size_t, " + std::to_string(cols) + ">{}";
-      out << in << "      std::size_t sp_i = 0;\n"
-          << in << "      for (; sp_i + sp_mr <= sp_m; sp_i += sp_mr)\n"
-          << in << "         sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ");\n"
-          << in << "      if (sp_i < sp_m)\n"
-          << in << "         sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ");\n";
+      out << in << "      for (std::size_t sp_g = 0; sp_g < " << blocks << "; ++sp_g) {\n"
+          << in << "         std::size_t sp_i = 0;\n"
+          << in << "         for (; sp_i + sp_mr <= sp_m; sp_i += sp_mr)\n"
+          << in << "            sp_tile(sp_mr, " << colsTag << ", sp_i, " << p << ", sp_g);\n"
+          << in << "         if (sp_i < sp_m)\n"
+          << in << "            sp_tile(sp_m - sp_i, " << colsTag << ", sp_i, " << p << ", sp_g);\n"
+          << in << "      }\n";
       // The epilogue over the panel's part of C, still in L1, once per panel rather than in
       // every tile's store: written into each tile (6 rows, 3 tile heights), a GELU made the
       // function so large that g++ outlined a tile and kept its accumulators on the stack.

@@ -8,10 +8,13 @@
 // operands on every call (65-77% of the time at batch 64) and costs about 1 µs per call at
 // batch 1 (bench/README.md). The weights are constant: pack them once.
 //
-// The generated code is plain C++17 loops with every size a compile-time constant: an
-// MR x NR register tile (MR rows of A times one panel), which g++ -O3 -march=native turns
-// into broadcast + vfmadd231ps on zmm accumulators held in registers; without -march it is
-// the same code with SSE (correct, slower). FMA is std::fma where the target has it
+// The generated code is plain C++17 loops with every size a compile-time constant: register
+// tiles of MR rows of A times a block of a panel's columns, each accumulator an array of
+// one vector of the target, which g++ turns into broadcast + vfmadd231ps on accumulators
+// held in registers at -O2 as at -O3. The tile's shape is chosen when the user compiles
+// the code (#if on __AVX512F__ / __AVX__, SSE otherwise): 6 rows x 64 columns in zmm
+// registers with AVX-512 (g++), 3 x 32 in ymm with AVX2, 3 x 16 in xmm with SSE; the
+// packed layout is the same for all. FMA is std::fma where the target has it
 // (__FMA__), a*b+c otherwise: -std=c++17 turns off g++'s contraction of a*b+c. Rows of one
 // or two (batch 1: the per-event scoring of issue 10) sum even and odd k separately, to
 // have enough independent FMA chains. No intrinsics, no BLAS.

@@ -42,7 +42,8 @@ def test_recurrent_layers_run_on_our_operators(name, tmp_path):
 
 # Convolution cases whose every Conv node runs on our operator.
 CONVOLUTIONS = ["conv1d", "conv1d_dynamic_batch", "conv2d_same", "conv2d_stride_pad_nobias",
-                "conv2d_batch_10", "conv2d_same_even_kernel", "batchnorm2d_folded", "residual_conv"]
+                "conv2d_batch_10", "conv2d_same_even_kernel", "batchnorm2d_folded", "residual_conv",
+                "conv2d_depthwise"]
 
 
 @pytest.mark.parametrize("name", CONVOLUTIONS)
@@ -54,7 +55,6 @@ def test_convolutions_run_on_our_operator(name, tmp_path):
 
 @pytest.mark.parametrize(("name", "engine_op", "ours"), [
     ("conv2d_groups", "Conv", fast_operators.CONV_OP),
-    ("conv2d_depthwise", "Conv", fast_operators.CONV_OP),
     ("conv1d_dilation_nobias", "Conv", fast_operators.CONV_OP),
     ("conv3d", "Conv", fast_operators.CONV_OP),
 ])

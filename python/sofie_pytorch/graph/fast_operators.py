@@ -15,7 +15,8 @@ weights laid out as they want them:
   [initial_h]; outputs Y, Y_h; attribute ``relu`` (1: ReLU, 0: tanh).
 
 * ``SofiePyTorchConv``: ONNX Conv with inputs X, W, [B], for 1D and 2D convolutions
-  with one group and no dilation; the batch size may be chosen at run time.
+  with one group, or depthwise ones (attribute ``group`` = channels = filters), and no
+  dilation; the batch size may be chosen at run time.
 
 * ``SofiePyTorchDense``: Gemm and MatMul with constant weights (dense_layers.py).
 
@@ -25,7 +26,8 @@ The recurrent ones take the attribute ``hidden_size`` and run forward, in layout
 first), with a fixed sequence length; the batch size may be chosen at run time
 (bidirectional LSTMs are split into forward ones earlier, in the rewrites package). Anything else
 (clipping, other activations, peepholes, sequence lengths;
-grouped, dilated or 3D convolutions) keeps the engine's operator.
+grouped convolutions other than depthwise ones, dilated or 3D convolutions) keeps the
+engine's operator.
 """
 
 from __future__ import annotations
@@ -164,12 +166,17 @@ def _conv(node: onnx.NodeProto, ctx: Context) -> onnx.NodeProto | None:
     strides = list(attrs.get("strides", [1] * spatial))
     pads = _explicit_pads(attrs.get("auto_pad", b"NOTSET"), attrs.get("pads"), x_shape[2:],
                           kernel, strides)
-    if (attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1] * spatial))
+    group = attrs.get("group", 1)
+    # depthwise: one filter per channel (MobileNet's); other groupings stay on the engine
+    depthwise = group == x_shape[1] == w.shape[0] and w.shape[1] == 1 and group > 1
+    if ((group != 1 and not depthwise)
+            or any(d != 1 for d in attrs.get("dilations", [1] * spatial))
             or pads is None or kernel != list(w.shape[2:]) or len(pads) != 2 * spatial
             or len(strides) != spatial):
         return None
+    extra = {"group": group} if depthwise else {}
     return helper.make_node(CONV_OP, list(node.input), list(node.output), name=node.name,
-                            kernel_shape=kernel, pads=pads, strides=strides)
+                            kernel_shape=kernel, pads=pads, strides=strides, **extra)
 
 
 def _explicit_pads(auto_pad: bytes, pads: object, sizes: list[int], kernel: list[int],
