@@ -250,16 +250,26 @@ std::string ElementwiseBody(const ElementwiseProgram &p, const std::vector<ETens
    };
    std::ostringstream out;
    const size_t nin = p.inputs.size();
+   // Per op, its operands as written (for the fused pairs below).
+   std::vector<Args> written;
+   auto producedBy = [&](int64_t id, const char *name) {
+      return id >= static_cast<int64_t>(nin) && p.ops[static_cast<size_t>(id) - nin] == name;
+   };
    size_t arg = 0, param = 0;
    for (size_t i = 0; i < p.ops.size(); ++i) {
       const OpInfo &op = Lookup(p.ops[i]);
       Args a;
       for (int j = 0; j < op.arity; ++j)
          a.push_back(operand(p.args[arg + j]));
+      written.push_back(a);
       const Params params(p.params.begin() + param, p.params.begin() + param + op.params);
       const ETensorType type = types[nin + i];
       std::string expr;
-      if (op.emit)
+      if (p.ops[i] == "Log" && producedBy(p.args[arg], "Sigmoid"))
+         // Torch's logsigmoid (Log of Sigmoid in ONNX): log of the rounded sigmoid would be
+         // clamped where the sigmoid underflows (x < -88); written as one function it is exact.
+         expr = "sp_logsigmoid(" + written[static_cast<size_t>(p.args[arg]) - nin][0] + ")";
+      else if (op.emit)
          expr = op.emit(a, params);
       else if (type == ETensorType::BOOL) // Cast
          expr = "(" + a[0] + " != 0)";
