@@ -15,9 +15,10 @@ header and the weight file are shipped with DistRDF's own ``DistributeSharedLibs
 ``DistributeHeaders`` and ``DistributeFiles``, and each worker thread makes its Session
 once per process. Workers need ROOT, not torch nor this package.
 
-The library is compiled for this machine's CPU (``-march=native``) when it runs here, and
-for a portable baseline (``x86-64-v2``) when it is shipped to workers, which may be other
-machines; ``march="native"`` opts into the client's CPU on a cluster of identical machines.
+The library is compiled for this machine's CPU (``-march=native``) when it runs here; when
+it is shipped to workers, which may be other machines, for every x86-64 level (v2, v3, v4),
+each worker loading the best its CPU runs (:mod:`sofie_pytorch.running.isa_dispatch`);
+``march="native"`` opts into the client's CPU on a cluster of identical machines.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 
 from . import api
 from .errors import InputSpecError, SofiePyTorchError
-from .running import scorer_code, sharedlib
+from .running import isa_dispatch, scorer_code, sharedlib
 from .running.scorer_code import InputLayout, OutputLayout, ScorerSpec
 
 log = logging.getLogger(__name__)
@@ -369,6 +370,9 @@ class Scorer:
         if not self._loaded:
             if ROOT.gSystem.Load(str(self.library)) < 0:
                 raise SofiePyTorchError(f"ROOT could not load {self.library}")
+            if isa_dispatch.is_dispatching(self.library):
+                log.info("%s runs at %s", self.library.name,
+                         isa_dispatch.loaded_level(self.library))  # or says why none
             if not ROOT.gInterpreter.Declare(self.header.read_text()):
                 raise SofiePyTorchError(f"cling could not compile {self.header.name}")
             self._loaded = True
@@ -386,6 +390,10 @@ class Scorer:
         distributed.DistributeHeaders([str(self.header)])
         if self.model.weights is not None:
             distributed.DistributeFiles([str(self.model.weights)])
+        # a dispatching library's levels: files beside it, loaded by it (not by DistRDF)
+        levels = isa_dispatch.companion_files(self.library)
+        if levels:
+            distributed.DistributeFiles([str(p) for p in levels])
         self._distributed = self._loaded = True
 
     def define(self, df: Any, names: Sequence[str]) -> Any:
@@ -490,9 +498,10 @@ def define(df: Any, names: str | Sequence[str], model: object,
     code, weights, column layout and target CPU come again, in this process or another.
 
     ``march``: the CPU the library is compiled for (g++'s ``-march``). By default
-    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and the
-    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs (on
-    other architectures than x86-64: the compiler's default); give
+    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and
+    ``"x86-64-dispatch"`` for a distributed one, whose workers may be other CPUs: one
+    library of every x86-64 level, each worker running the best its CPU has (on other
+    architectures than x86-64: the compiler's default); give
     ``march="native"`` when every worker has the client's CPU (a LocalCluster, a
     homogeneous cluster), or another -march value such as ``"x86-64-v3"``.
 
