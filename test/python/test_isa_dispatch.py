@@ -116,3 +116,45 @@ def test_a_scorer_that_loads_no_level_is_refused_with_the_reason(scorer, tmp_pat
     lonely.write_bytes(compiled.library.read_bytes())
     with pytest.raises(isa_dispatch.DispatchError, match=r"cannot load .*x86-64-v\d\.so"):
         isa_dispatch.loaded_level(lonely)
+
+
+# ---- The same for code of the user's own around the generated header
+
+USER_SOURCE = """
+#include "@HEADER@"
+// The user's own entry point: every event through the model (batch 1, 4 features).
+extern "C" __attribute__((visibility("default")))
+void Score(const char *weights, const float *x, float *y, int n)
+{
+   @NAMESPACE@::Session session(weights);
+   for (int i = 0; i < n; ++i)
+      y[i] = session.infer(x + 4 * i)[0];
+}
+"""
+USER_SCRIPT = SCRIPT.with_name("call_user_library.py")
+
+
+def test_a_users_own_code_carries_every_level_too(tmp_path):
+    """compile_library(..., march=DISPATCH) on a translation unit of the user's (the
+    generated header and a function of theirs), loaded with dlopen, each runnable level
+    forced in turn and the default: equal to Torch."""
+    model = sh.models()["classifier"]
+    conversion = sofie_pytorch.convert(model, tmp_path / "classifier", [[1, 4]])
+    source = conversion.header.with_name("user.cxx")
+    source.write_text(USER_SOURCE.replace("@HEADER@", conversion.header.name)
+                      .replace("@NAMESPACE@", conversion.namespace))
+    library = sharedlib.compile_library(source, tmp_path / "libuser.so",
+                                        march=isa_dispatch.DISPATCH)
+    x = np.random.default_rng(3).normal(size=(200, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    (want,) = sh.torch_outputs(model, x)
+    env = {k: v for k, v in os.environ.items() if k != isa_dispatch.ENVIRONMENT}
+    for level in [*runnable_levels(), None]:
+        forced = env if level is None else env | {isa_dispatch.ENVIRONMENT: level}
+        done = subprocess.run([sys.executable, str(USER_SCRIPT), str(library),
+                               str(conversion.weights), str(tmp_path / "x.npy"),
+                               str(tmp_path / "y.npy")],
+                              env=forced, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.splitlines()[0] == (level or runnable_levels()[-1])
+        sh.assert_close(np.load(tmp_path / "y.npy"), want[:, 0])

@@ -8,8 +8,11 @@ with AVX-512) and writes ``lib<name>.so``, a small dispatcher compiled for the b
 whose constructor, when the library is loaded (``gSystem.Load``, ``dlopen``, DistRDF's
 ``DistributeSharedLibs``), picks the best level this CPU runs (``__builtin_cpu_supports``)
 and loads that file from the dispatcher's own directory, ``RTLD_GLOBAL``: its functions
-are then found by name (by cling, by ``dlsym``) as if the dispatcher had them, with no
-call going through a pointer.
+are then found by name in the process's global scope, by cling (ROOT, PyROOT, DistRDF) or
+``dlsym(RTLD_DEFAULT, name)`` (not ``dlsym`` on the dispatcher's own handle), with no call
+going through a pointer. The same works for a translation unit of the user's own
+(``sharedlib.compile_library(source, output, march=DISPATCH)``): the functions it exports
+(``__attribute__((visibility("default")))``) come from the level the CPU runs.
 
 Separate shared objects rather than one object with per-level copies: the copies would
 share the mangled names of every inline function and template they instantiate
