@@ -193,5 +193,5 @@ def is_dispatching(library: Path) -> bool:
 
 def fingerprints(fingerprint: Callable[[str | None], str], levels: Sequence[str] = LEVELS) -> str:
     """What the library of every level depends on: each level's compiler fingerprint and
-    the dispatcher's source."""
-    return "".join(fingerprint(level) for level in levels) + DISPATCHER_SOURCE
+    this module (the dispatcher's source, the levels' flags)."""
+    return "".join(fingerprint(level) for level in levels) + Path(__file__).read_text()
