@@ -76,12 +76,14 @@ def _generate(name: str, directory) -> tuple[str, list[torch.Tensor], list[np.nd
     return code_name, inputs, expected
 
 
-# Coverage cases on our recurrent, convolution and dense operators, compiled together at
+# Coverage cases on our recurrent, convolution, dense and LayerNorm operators (widths 6 and
+# 20: LayerNorm's 16 lanes, whole and with a tail), compiled together at
 # every instruction-set level of isa_levels (and under -ffast-math): the activations are
 # written to vectorise and -ffast-math must not break their rounding; the packed GEMM and
 # the convolutions take their tiles by vector width (4, 8 or 16 floats).
 COMMON_FLAG_CASES = ["lstm_last_step_head", "gru_batch_8_initial_state",
-                     "conv2d_stride_pad_nobias", "residual_conv", "dense_mixed_shapes"]
+                     "conv2d_stride_pad_nobias", "residual_conv", "dense_mixed_shapes",
+                     "layernorm", "layernorm_no_affine"]
 
 
 @pytest.fixture(scope="module")
