@@ -180,6 +180,14 @@ std::string ElementwiseLambdas(const std::string &indent)
       "};",
       // log(sigmoid(x)) = -softplus(-x): never clamped (logsigmoid(-100) = -100).
       "auto sp_logsigmoid = [&sp_softplus](float x) -> float { return -sp_softplus(-x); };",
+      // GELU, tanh form: tanh's argument from x clamped to +-10, where tanh is +-1 in float
+      // already (no x^3 overflow), times x as x * (0.5 + 0.5 t) (no 2x overflow); the result
+      // picked on its bits, so that -ffast-math cannot reassociate x out of it.
+      "auto sp_gelu_tanh = [&sp_tanh, &sp_pick](float x) -> float {",
+      "   const float c = std::min(std::max(x, -10.0f), 10.0f);",
+      "   const float h = 0.5f + 0.5f * sp_tanh(0x1.988454p-1f * (c + 0x1.6e4e26p-5f * (c * (c * c))));",
+      "   return sp_pick((x <= -10.0f) & (x >= -0x1.fffffep+127f), -0.0f, x * h);",
+      "};",
       "(void)sp_select;",
       "(void)sp_pick;",
       "(void)sp_sigmoid;",
@@ -187,6 +195,7 @@ std::string ElementwiseLambdas(const std::string &indent)
       "(void)sp_erf;",
       "(void)sp_softplus;",
       "(void)sp_logsigmoid;",
+      "(void)sp_gelu_tanh;",
    };
    return Indented(kLines, indent);
 }
