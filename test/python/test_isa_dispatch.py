@@ -7,6 +7,7 @@ test_scoring_distributed.py."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -158,3 +159,10 @@ def test_a_users_own_code_carries_every_level_too(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.splitlines()[0] == (level or runnable_levels()[-1])
         sh.assert_close(np.load(tmp_path / "y.npy"), want[:, 0])
+    # through ctypes in this process, as the columnar scoring path calls its library
+    y = np.zeros(len(x), dtype=np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    isa_dispatch.symbols(library).Score(str(conversion.weights).encode(),
+                                        x.ctypes.data_as(pointer), y.ctypes.data_as(pointer),
+                                        ctypes.c_int(len(x)))
+    sh.assert_close(y, want[:, 0])

@@ -174,6 +174,15 @@ def loaded_level(library: Path) -> str:
     return level
 
 
+def symbols(library: Path) -> ctypes.CDLL:
+    """A ctypes handle whose attributes are the library's exported functions: the library
+    itself, or for a dispatching one the level it loaded (``dlsym`` on the dispatcher's own
+    handle does not see them)."""
+    if not is_dispatching(library):
+        return ctypes.CDLL(str(library))
+    return ctypes.CDLL(str(level_library(library, loaded_level(library))))
+
+
 def process_level() -> str | None:
     """The level the first dispatching library this process loaded globally (as ROOT and
     DistRDF load them) chose, or None if there is none: on a Dask worker, where the library
