@@ -5,10 +5,13 @@ wall time, so that a busy machine distorts it less), at steady state:
 2. the same loop scoring each event (``rdf.define``) and summing the score;
 3. the compiled library alone: ``Infer()`` called in a C++ loop on one event's inputs;
 4. ``AsNumpy`` of the 4 columns alone (what the torch path pays before torch runs);
-5. torch on batches of 4096 of those arrays.
+5. torch on batches of 4096 of those arrays;
+6. the columnar path's batch function on those arrays (packing + the model, 256 events
+   per doInfer);
+7. uproot reading the 4 columns (what the columnar path pays before 6).
 
 So "RDataFrame scoring" is (2), of which (1) is reading and (3) the model; "AsNumpy +
-torch" is (4) + (5).
+torch" is (4) + (5); the columnar path is (7) + (6).
 
 Steady state: the first loop of each kind pays cling's JIT of its code (and torch's first
 calls its own optimisation), a fixed cost that would show up as a per-event cost inflated
@@ -62,7 +65,8 @@ def main() -> int:
 
     shapes = json.loads((converted / "shapes.json").read_text())
     conversion = sofie_pytorch.convert(str(converted / "model.pt"), converted / "generated",
-                                       shapes)
+                                       [[-1, *shape[1:]] for shape in shapes],
+                                       dynamic_batch=True)
     events = int(ROOT.RDataFrame("events", data).Count().GetValue())
     if events <= 2 * SMALL:
         raise SystemExit(f"{data}: {events} entries; the profile needs more than {2 * SMALL}")
@@ -80,8 +84,11 @@ def main() -> int:
     scorer = next(s for m, s in rdf._cache.values() if m is conversion)
     ROOT.gInterpreter.Declare(f"""
     double sofie_profile_loop(long n) {{
+       using {scorer.namespace}::Column;
        float x[4] = {{0.1f, 0.2f, 0.3f, 0.4f}}, out = 0; double sum = 0;
-       for (long i = 0; i < n; ++i) {{ x[0] = i * 1e-7f; {scorer.namespace}::Infer(0, x, &out);
+       Column c[4] = {{{{&x[0], nullptr}}, {{&x[1], nullptr}}, {{&x[2], nullptr}},
+                      {{&x[3], nullptr}}}};
+       for (long i = 0; i < n; ++i) {{ x[0] = i * 1e-7f; {scorer.namespace}::Infer(0, c, &out);
                                        sum += out; }}
        return sum;
     }}""")
@@ -101,6 +108,19 @@ def main() -> int:
 
     per[f"torch, batches of {BATCH}"] = steady_ns(batched, events)
 
+    from sofie_pytorch.scoring import columnar
+
+    def batch_function(n: int | None) -> None:
+        stop = events if n is None else n
+        columnar.run(scorer, {c: cols[c][:stop] for c in COLUMNS})
+
+    per["columnar batch function"] = steady_ns(batch_function, events)
+    import uproot
+
+    tree = uproot.open(data)["events"]
+    per["uproot read of 4 columns"] = steady_ns(
+        lambda n: [tree[c].array(entry_stop=n, library="np") for c in COLUMNS], events)
+
     print(f"{events} events, CPU ns per event at steady state:")
     for what, ns in per.items():
         print(f"  {what:32s} {ns:8.0f}")
@@ -111,6 +131,9 @@ def main() -> int:
           f"+ the rest (packing, calls, the column) {score - read - infer:.0f}")
     print(f"AsNumpy + torch    {as_numpy + batches:6.0f} = AsNumpy {as_numpy:.0f} "
           f"+ torch {batches:.0f}")
+    up, batch = per["uproot read of 4 columns"], per["columnar batch function"]
+    print(f"columnar           {up + batch:6.0f} = uproot {up:.0f} + packing and the model "
+          f"{batch:.0f}")
     return 0
 
 

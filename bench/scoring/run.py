@@ -1,14 +1,19 @@
 """The scoring benchmark: events/s and peak memory scoring a ROOT file end to end.
 
     python bench/scoring/run.py [--events 1000000 10000000] [--lstm-events 100000]
-                                [--methods ...] [--out bench/scoring/results]
+                                [--jets-events 100000] [--methods ...]
+                                [--out bench/scoring/results]
 
-For each dataset size it writes a tree of 4 float columns (the 4-64-64-1 MLP) and, for
-the LSTM, 10 RVec<float> columns of 20 values (20 steps x 10 features), then runs each
-method in its own process (methods.py): this project's RDataFrame scoring on 1 and 2
-threads and on a Dask LocalCluster of 1 and 2 workers, and what users do instead
-(AsNumpy + torch batched, AsNumpy + ONNX Runtime batched, uproot + torch; batch 4096,
-one thread each). Writes results.json, results.md and scoring.png.
+For each dataset size it writes a tree of 4 float columns (the 4-64-64-1 MLP), for the
+LSTM 10 RVec<float> columns of 20 values (20 steps x 10 features), and for the jet
+tagger (DeepSets over at most 32 constituents, sorted by pt, masked) 3 jagged
+RVec<float> columns of about 20 constituents per event (Poisson), then runs each method in
+its own process (methods.py): this project's columnar path on 1 and 2 threads (uproot
+reading; and ROOT's AsNumpy per range as the reader, to compare readers), its RDataFrame
+scoring on 1 and 2 threads and on a Dask LocalCluster of 1 and 2 workers, and what users
+do instead (AsNumpy + torch, AsNumpy + ONNX Runtime, uproot + torch, uproot + ONNX
+Runtime; batches of 4096, one thread each). Writes results.json, results.md and
+scoring.png.
 """
 
 from __future__ import annotations
@@ -50,6 +55,14 @@ def write_data(path: Path, model: str, events: int) -> None:
         columns = ["px", "py", "pz", "e"]
         for c in columns:
             df = df.Define(c, "float(gRandom->Gaus())")
+    elif model == "jets":
+        columns = ["c_pt", "c_eta", "c_phi"]
+        df = df.Define("n", "int(gRandom->Poisson(20))")
+        df = df.Define("c_pt", "ROOT::RVecF v(n); for (auto &x : v) x = gRandom->Exp(10); "
+                               "return v;")
+        for c in columns[1:]:
+            df = df.Define(c, "ROOT::RVecF v(n); for (auto &x : v) x = gRandom->Gaus(); "
+                              "return v;")
     else:
         columns = [f"f{i}" for i in range(10)]
         for c in columns:
@@ -71,7 +84,21 @@ def save_model(directory: Path, model: str) -> None:
     if model == "mlp":
         net = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
                             nn.Linear(64, 1), nn.Sigmoid()).eval()
-        example, shapes = torch.randn(1, 4), [[1, 4]]
+        examples, shapes = (torch.randn(1, 4),), [[1, 4]]
+    elif model == "jets":
+        class DeepSets(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.phi = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 32),
+                                         nn.ReLU())
+                self.rho = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
+
+            def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                summed = (self.phi(x) * mask.unsqueeze(-1)).sum(dim=1)
+                return torch.sigmoid(self.rho(summed))
+
+        net = DeepSets().eval()
+        examples, shapes = (torch.randn(1, 32, 3), torch.ones(1, 32)), [[1, 32, 3], [1, 32]]
     else:
         class Lstm(nn.Module):
             def __init__(self) -> None:
@@ -84,12 +111,14 @@ def save_model(directory: Path, model: str) -> None:
                 return torch.sigmoid(self.head(out[:, -1, :]))
 
         net = Lstm().eval()
-        example, shapes = torch.randn(1, 20, 10), [[1, 20, 10]]
-    scripted = torch.jit.trace(net, example)
+        examples, shapes = (torch.randn(1, 20, 10),), [[1, 20, 10]]
+    scripted = torch.jit.trace(net, examples)
     torch.jit.save(scripted, str(directory / "model.pt"))
     (directory / "shapes.json").write_text(json.dumps(shapes))
-    torch.onnx.export(net, (example,), str(directory / "model.onnx"), dynamo=False,
-                      input_names=["x"], dynamic_axes={"x": {0: "batch"}}, opset_version=17)
+    names = [f"x{i}" for i in range(len(examples))]
+    torch.onnx.export(net, examples, str(directory / "model.onnx"), dynamo=False,
+                      input_names=names, dynamic_axes={n: {0: "batch"} for n in names},
+                      opset_version=17)
 
 
 def run_method(method: str, model: str, data: Path, converted: Path) -> dict:
@@ -114,14 +143,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="*", default=[1_000_000, 10_000_000],
                         help="MLP dataset sizes (none: only the LSTM)")
-    parser.add_argument("--lstm-events", type=int, default=100_000)
+    parser.add_argument("--lstm-events", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--jets-events", type=int, nargs="*", default=[100_000])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--data", type=Path, default=Path("/tmp/sofie_scoring_bench"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.data.mkdir(parents=True, exist_ok=True)
-    cases = [("mlp", n) for n in args.events] + [("lstm", args.lstm_events)]
+    cases = ([("mlp", n) for n in args.events] + [("lstm", n) for n in args.lstm_events]
+             + [("jets", n) for n in args.jets_events])
     results = []
     for model, events in cases:
         converted = args.data / model

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
     validate.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (1e-4)")
     validate.add_argument("--seed", type=int, default=0, help="seed of the random inputs (0)")
-    from . import score_cli
+    from .scoring import command as score_cli
 
     score_cli.add_parser(commands, parse_shape)
     config = commands.add_parser(
@@ -319,7 +319,7 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_score(args: argparse.Namespace, progress: Progress) -> int:
-    from . import score_cli
+    from .scoring import command as score_cli
 
     return score_cli.run(args, progress)
 

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -116,11 +117,39 @@ def write_events(path: Path, entries: int, seed: int = 7, offset: int = 0,
     return path
 
 
+def command() -> Path:
+    """The `sofie-pytorch` command of the environment running the tests, the script users
+    type (written by make, or by pip): next to the environment's python."""
+    script = Path(sys.executable).parent / "sofie-pytorch"
+    assert script.is_file(), f"{script} is missing: run make build (or pip install .)"
+    return script
+
+
 def score_cli(*args: object, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     """`sofie-pytorch score ARGS` as a user runs it, bounded in time."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "sofie_pytorch", "score", *map(str, args)],
+    return subprocess.run([str(command()), "score", *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def with_friend(inputs: list[Path] | list[str], tree: str, output: Path, columns: list[str],
+                friend_tree: str = "scores") -> dict[str, np.ndarray]:
+    """The input chain with the output file as a friend (tree->AddFriend(friend_tree,
+    output)), read entry by entry: input columns by name, the friend's as
+    'friend_tree.column'. The friend must have exactly the chain's entries."""
+    import ROOT
+
+    chain = ROOT.TChain(tree)
+    for name in inputs:
+        chain.Add(str(name))
+    friend = chain.AddFriend(friend_tree, str(output))
+    assert friend, f"AddFriend({friend_tree!r}, {output}) failed"
+    f = ROOT.TFile.Open(str(output))
+    try:
+        assert f.Get(friend_tree).GetEntries() == chain.GetEntries()
+    finally:
+        f.Close()
+    return ROOT.RDataFrame(chain).AsNumpy(columns)
 
 
 def recorded_march(library: Path) -> str:
@@ -156,3 +185,99 @@ def constituents(columns: dict[str, np.ndarray]) -> np.ndarray:
 def assert_close(got: np.ndarray, want: np.ndarray) -> None:
     np.testing.assert_allclose(np.asarray(got, dtype=np.float64).reshape(want.shape), want,
                                rtol=RTOL, atol=ATOL)
+
+
+# Jagged particle lists: PARTICLES rows on the models' particle axis; events have 0 to
+# MAX_IN_DATA particles (so some are padded and some truncated).
+PARTICLES, MAX_IN_DATA = 8, 12
+PARTICLE_FEATURES = ["j_pt", "j_eta", "j_phi"]
+JAGGED_DEFINES = {
+    "nj": f"int(gRandom->Integer({MAX_IN_DATA + 1}))",
+    "j_pt": "ROOT::RVecF v(nj); for (auto &x : v) x = gRandom->Exp(20.f); return v;",
+    "j_eta": "ROOT::RVecF v(nj); for (auto &x : v) x = gRandom->Gaus(); return v;",
+    "j_phi": "ROOT::RVecD v(nj); for (auto &x : v) x = gRandom->Uniform(-3, 3); return v;",
+    "id": "ULong64_t(rdfentry_)",
+}
+
+
+def write_jets(path: Path, entries: int, seed: int = 5, auto_flush: int = 100) -> Path:
+    """A tree "jets" with variable-length particle lists (float, float, double)."""
+    import ROOT
+
+    ROOT.gRandom.SetSeed(seed)
+    df = ROOT.RDataFrame(entries)
+    for name, code in JAGGED_DEFINES.items():
+        df = df.Define(name, code)
+    options = ROOT.RDF.RSnapshotOptions()
+    options.fAutoFlush = auto_flush
+    df.Snapshot("jets", str(path), [n for n in JAGGED_DEFINES if n != "nj"], options)
+    return path
+
+
+def padded(columns: dict[str, np.ndarray], features: list[str], particles: int = PARTICLES,
+           sort_by: str | None = None, features_last: bool = True
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The models' padded input built in Python from the same events: (events, particles,
+    features) (or (events, features, particles)), and the mask (events, particles); each
+    event's particles in decreasing order of sort_by, the first `particles` kept."""
+    events = len(columns[features[0]])
+    x = np.zeros((events, particles, len(features)), dtype=np.float32)
+    mask = np.zeros((events, particles), dtype=np.float32)
+    for i in range(events):
+        values = np.stack([np.asarray(columns[f][i], dtype=np.float32) for f in features], 1)
+        if sort_by is not None:
+            key = np.asarray(columns[sort_by][i], dtype=np.float32)
+            values = values[np.argsort(-key, kind="stable")]
+        values = values[:particles]
+        x[i, : len(values)] = values
+        mask[i, : len(values)] = 1
+    return (x if features_last else x.transpose(0, 2, 1).copy()), mask
+
+
+class DeepSets(nn.Module):
+    """phi on each particle, masked sum, rho: a jet tagger over a padded particle axis."""
+
+    def __init__(self, features: int = 3) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(nn.Linear(features, 16), nn.ReLU(), nn.Linear(16, 16),
+                                 nn.ReLU())
+        self.rho = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 1))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        summed = (self.phi(x) * mask.unsqueeze(-1)).sum(dim=1)
+        return torch.sigmoid(self.rho(summed))
+
+
+class ChannelsFirst(nn.Module):
+    """Features along the axis before the particles, as ParticleNet's (N, C, P) inputs,
+    with a (N, 1, P) mask."""
+
+    def __init__(self, features: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(features, 8, kernel_size=1)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(x)) * mask
+        return torch.softmax(self.head(h.sum(dim=2)), dim=1)
+
+
+def jet_models() -> dict[str, nn.Module]:
+    torch.manual_seed(3)
+    lstm = SequenceClassifier()
+    return {"deepsets": DeepSets().eval(), "lstm": lstm.eval(),
+            "channels_first": ChannelsFirst().eval()}
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "mt2"])
+def threads(request):
+    """RDataFrame on 1 thread, then with ROOT.EnableImplicitMT(2); the number."""
+    import ROOT
+
+    if request.param > 1:
+        ROOT.EnableImplicitMT(request.param)
+    try:
+        yield request.param
+    finally:
+        if ROOT.IsImplicitMTEnabled():
+            ROOT.DisableImplicitMT()

@@ -22,8 +22,8 @@ from isa_levels import LEVELS, runnable_levels
 
 warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
 import sofie_pytorch  # noqa: E402
-from sofie_pytorch import rdf  # noqa: E402
 from sofie_pytorch.running import isa_dispatch, sharedlib  # noqa: E402
+from sofie_pytorch.scoring.library import Layout, Scorer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not isa_dispatch.available(), reason="x86-64 only")
 SCRIPT = Path(__file__).resolve().parent / "scripts" / "score_with_library.py"
@@ -38,8 +38,8 @@ def scorer(tmp_path_factory):
     model = sh.models()["classifier"]
     conversion = sofie_pytorch.convert(model, workdir / "classifier", [[1, 4]])
     assert sharedlib.portable_march() == isa_dispatch.DISPATCH  # the distributed default
-    compiled = rdf.Scorer(conversion, [sh.VARIABLES], [["scalar"] * 4], workdir=workdir,
-                          march=sharedlib.portable_march())
+    layout = Layout.make([sh.VARIABLES], [["scalar"] * 4], None, None)
+    compiled = Scorer(conversion, layout, workdir=workdir, march=sharedlib.portable_march())
     return compiled, model, data, workdir
 
 

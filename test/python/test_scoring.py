@@ -45,15 +45,7 @@ def converted(models, workdir):
             for name, m in models.items()}
 
 
-@pytest.fixture(params=[1, 2], ids=["1thread", "mt2"])
-def threads(request):
-    if request.param > 1:
-        ROOT.EnableImplicitMT(request.param)
-    try:
-        yield request.param
-    finally:
-        if ROOT.IsImplicitMTEnabled():
-            ROOT.DisableImplicitMT()
+threads = sh.threads  # the fixture: 1 thread, then EnableImplicitMT(2)
 
 
 def frame(data):

@@ -1,5 +1,7 @@
-"""`sofie-pytorch score` end to end, as a user runs it: the output file holds the scores
-(equal to Torch's) and the input columns, or nothing at all after any failure."""
+"""`sofie-pytorch score` end to end, as a user types it (the environment's
+`sofie-pytorch` script): the output file holds the scores (equal to Torch's), entry by
+entry in the input's order (a friend tree of the input), or nothing at all after any
+failure."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import scoring_helpers as sh
 import torch
@@ -46,13 +47,9 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
 
 
-def read(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
-    return ROOT.RDataFrame("events", str(path)).AsNumpy(columns)
-
-
 @pytest.mark.parametrize("where", [["--threads", "2"], ["--workers", "2"]],
                          ids=["threads", "dask"])
-def test_scores_two_files_into_one_output(data, models, tmp_path, where):
+def test_scores_two_files_as_a_friend_of_the_input(data, models, tmp_path, where):
     nets, paths = models
     out = tmp_path / "scored.root"
     proc = score(paths["classifier"], "--input", data[0], "--input", data[1], "--tree",
@@ -60,10 +57,13 @@ def test_scores_two_files_into_one_output(data, models, tmp_path, where):
                  cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(rf"scored {ENTRIES} events in \S+ s: [\d,]+ events/s", proc.stdout)
-    cols = read(out, ["id", "score", *sh.VARIABLES])
-    assert sorted(cols["id"]) == list(range(ENTRIES))
+    cols = sh.with_friend(data, "events", out, ["id", "scores.id", "scores.score",
+                                                *sh.VARIABLES])
+    # entry by entry: the friend's rows are the input's, in the input's order
+    assert list(cols["id"]) == list(range(ENTRIES))
+    assert list(cols["scores.id"]) == list(range(ENTRIES))
     (want,) = sh.torch_outputs(nets["classifier"], sh.stack(cols, sh.VARIABLES))
-    sh.assert_close(cols["score"], want[:, 0])
+    sh.assert_close(cols["scores.score"], want[:, 0])
     assert leftovers(tmp_path) == []
 
 
@@ -74,9 +74,35 @@ def test_rvec_columns_with_a_shape(data, models, tmp_path):
                  ",".join(sh.CONSTITUENTS), "--shape", f"1,{sh.STEPS},{sh.FEATURES}",
                  "--name", "lstm_score", "--output", out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    cols = read(out, ["lstm_score", *sh.CONSTITUENTS])
+    cols = sh.with_friend(data[:1], "events", out, ["scores.lstm_score", *sh.CONSTITUENTS])
     (want,) = sh.torch_outputs(nets["lstm"], sh.constituents(cols))
-    sh.assert_close(cols["lstm_score"], want[:, 0])
+    sh.assert_close(cols["scores.lstm_score"], want[:, 0])
+
+
+@pytest.mark.parametrize("where", [["--threads", "2"], ["--workers", "2"]],
+                         ids=["threads", "dask"])
+def test_rntuple_in_and_out(data, models, tmp_path, where):
+    # ROOT 6.40 writes the input as an RNTuple; the scores go out as one too, same order
+    nets, paths = models
+    source = tmp_path / "events_rntuple.root"
+    options = ROOT.RDF.RSnapshotOptions()
+    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
+    ROOT.RDataFrame("events", str(data[0])).Snapshot(
+        "events", str(source), ["id", *sh.VARIABLES], options)
+    out = tmp_path / "scored.root"
+    proc = score(paths["classifier"], "--input", source, "--tree", "events", "--columns",
+                 "px,py,pz,e", "--keep", "id", "--format", "rntuple", "--output", out,
+                 *where, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    f = ROOT.TFile.Open(str(out))
+    assert str(f.GetKey("scores").GetClassName()) == "ROOT::RNTuple"
+    f.Close()
+    inputs = ROOT.RDataFrame("events", str(source)).AsNumpy(["id", *sh.VARIABLES])
+    scores = ROOT.RDataFrame("scores", str(out)).AsNumpy(["id", "score"])
+    assert list(scores["id"]) == list(inputs["id"]) == list(range(ENTRIES // 2))
+    (want,) = sh.torch_outputs(nets["classifier"], sh.stack(inputs, sh.VARIABLES))
+    sh.assert_close(scores["score"], want[:, 0])
+    assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -112,5 +138,5 @@ def test_missing_input_file_and_tree(models, data, tmp_path):
     assert proc.returncode == 1 and "nope.root: no such file" in proc.stderr
     proc = score(paths["classifier"], "--input", data[0], "--tree", "other", "--columns",
                  "px,py,pz,e", "--output", tmp_path / "o.root", cwd=tmp_path)
-    assert proc.returncode == 1 and "no tree named 'other'" in proc.stderr
+    assert proc.returncode == 1 and "no tree or RNTuple named 'other'" in proc.stderr
     assert not (tmp_path / "o.root").exists()

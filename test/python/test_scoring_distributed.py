@@ -26,6 +26,7 @@ import ROOT  # noqa: E402
 import sofie_pytorch  # noqa: E402
 from sofie_pytorch import rdf  # noqa: E402
 from sofie_pytorch.running import isa_dispatch, sharedlib  # noqa: E402
+from sofie_pytorch.scoring import command  # noqa: E402
 
 distributed = pytest.importorskip("distributed")  # in requirements.txt: never skipped in CI
 
@@ -135,17 +136,20 @@ def test_the_score_command_on_a_running_cluster(files, client, models, workdir, 
     proc = sh.score_cli(*args, cwd=tmp_path, timeout=JOB_SECONDS)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"scored {FILES * PER_FILE} events in " in proc.stdout
-    cols = by_id(ROOT.RDataFrame("events", str(out)).AsNumpy(["id", "score", *sh.VARIABLES]))
-    assert list(cols["id"]) == list(range(FILES * PER_FILE))  # none lost, none twice
+    cols = sh.with_friend(files, "events", out, ["id", "scores.id", "scores.score",
+                                                 *sh.VARIABLES])
+    # in the input's order: partitions are merged in the order of their entry ranges
+    assert list(cols["scores.id"]) == list(cols["id"]) == list(range(FILES * PER_FILE))
     (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
-    sh.assert_close(cols["score"], want[:, 0])
+    sh.assert_close(cols["scores.score"], want[:, 0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scored.root"]  # no leftovers
 
 
-def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models):
+def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models, tmp_path):
     # Slow partitions (2 ms per entry) so that the job is still running when the worker
     # process running the first partition is killed (once its task is processing, i.e.
     # after DistRDF shipped the files); the nanny restarts it and Dask reruns the work.
+    # Written as the score command writes (a file per partition, merged in range order).
     df = distributed_frame(files, client).Define("slow", "gSystem->Sleep(2); return 0;")
     scored = rdf.define(df, "score", converted["classifier"], sh.VARIABLES)
     pids = client.run(os.getpid)
@@ -162,12 +166,18 @@ def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models)
             time.sleep(0.05)
 
     threading.Thread(target=kill_one, daemon=True).start()
-    cols = by_id(bounded(lambda: scored.AsNumpy(["id", "score", "slow", *sh.VARIABLES])))
+    out = tmp_path / "scored.root"
+    scratch = tmp_path / "parts"
+    scratch.mkdir()
+    bounded(lambda: command._snapshot(scored, "scores", out, ["id", "score", "slow"], scratch))
     assert killed, "no partition was seen processing"
     assert killed[0] not in client.run(os.getpid).values()
-    assert list(cols["id"]) == list(range(FILES * PER_FILE))
+    cols = sh.with_friend(files, "events", out, ["id", "scores.id", "scores.score",
+                                                 *sh.VARIABLES])
+    # nothing lost, nothing twice, in the input's order
+    assert list(cols["scores.id"]) == list(cols["id"]) == list(range(FILES * PER_FILE))
     (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
-    sh.assert_close(cols["score"], want[:, 0])
+    sh.assert_close(cols["scores.score"], want[:, 0])
 
 
 def test_unusable_weights_give_a_clear_client_error(files, client, models, workdir):

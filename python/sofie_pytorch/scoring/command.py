@@ -1,9 +1,13 @@
 """``sofie-pytorch score``: add a model's scores to a ROOT dataset, from the shell.
 
-The output file holds one tree (named like the input tree) with the score columns, the
-model's input columns and any ``--keep`` columns: complete rows, whatever order the
-threads or workers wrote them in. It is written whole or not at all: Snapshot writes a
-temporary file next to it, renamed into place at the end.
+The output file holds one tree, ``scores`` (``--output-tree``), with the score columns
+and any ``--keep`` columns, entry by entry in the order of the input entries (the input
+files one after the other), so that it is a friend of the input:
+``tree->AddFriend("scores", "scored.root")``. Here (``--threads``) the columnar path
+(:mod:`.columnar`) reads and scores ranges of clusters on N threads and writes them in
+order; on Dask (``--workers``, ``--scheduler``) distributed RDataFrame scores each
+partition into a file of its own, merged in the partitions' order. The output is
+written whole or not at all: a temporary file renamed into place at the end.
 """
 
 from __future__ import annotations
@@ -11,15 +15,15 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from .errors import InputSpecError, SofiePyTorchError
-from .running import sharedlib
+from ..errors import InputSpecError, SofiePyTorchError
+from ..running import sharedlib
+from .library import MASK, OVERFLOW
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,12 @@ def _columns(text: str) -> list[str]:
     return names
 
 
+def _particles_option(text: str) -> str:
+    if text not in OVERFLOW:
+        raise argparse.ArgumentTypeError(f"{text!r}: give refuse or truncate")
+    return text
+
+
 def add_parser(commands: Any, parse_shape: Any) -> None:
     score = commands.add_parser(
         "score", help="score every entry of a ROOT tree and write the scores to a file",
@@ -55,12 +65,25 @@ def add_parser(commands: Any, parse_shape: Any) -> None:
     score.add_argument("--tree", required=True, help="the tree's name in the input files")
     score.add_argument("--columns", action="append", type=_columns, required=True,
                        metavar="A,B,...", help="the columns of one model input; repeat for "
-                       "each input of the model")
+                       f"each input of the model; {MASK} for an input that is the mask of "
+                       "the particle lists")
     score.add_argument("--output", type=Path, required=True, metavar="FILE.root")
     score.add_argument("--name", type=_columns, default=["score"], metavar="NAME[,NAME...]",
                        help="output column name(s) (default: score)")
     score.add_argument("--keep", type=_columns, default=[], metavar="A,B,...",
-                       help="more input columns to copy into the output (e.g. an event id)")
+                       help="input columns to copy into the output (e.g. an event id)")
+    score.add_argument("--output-tree", default="scores", metavar="NAME",
+                       help="the output tree's name (default: scores)")
+    score.add_argument("--format", choices=["ttree", "rntuple"], default="ttree",
+                       help="write the output as a TTree (default) or an RNTuple")
+    score.add_argument("--particles", type=_particles_option, metavar="refuse|truncate",
+                       help="the array columns are jagged particle lists: padded with zeros "
+                       "to the model's particle axis; an event with more particles is an "
+                       "error (refuse, the default with --sort-by or a mask) or keeps its "
+                       "first ones (truncate)")
+    score.add_argument("--sort-by", metavar="COLUMN",
+                       help="order each event's particles by this array column, largest "
+                       "first (e.g. the constituents' pt)")
     score.add_argument("--shape", action="append", type=parse_shape, metavar="D0,D1,...",
                        help="the shape of one model input with batch 1 (needed for RVec "
                        "columns, e.g. 1,20,3); repeat for each input")
@@ -97,9 +120,11 @@ def _check_inputs(args: argparse.Namespace) -> None:
         try:
             if not f or f.IsZombie():
                 raise InputSpecError(f"{name}: not a readable ROOT file")
-            tree = f.Get(args.tree)
-            if not tree or not tree.InheritsFrom("TTree"):
-                raise InputSpecError(f"{name}: no tree named {args.tree!r}")
+            key = f.GetKey(args.tree)
+            kind = str(key.GetClassName()) if key else ""
+            cls = ROOT.TClass.GetClass(kind) if kind else None
+            if not (kind.endswith("RNTuple") or (cls and cls.InheritsFrom("TTree"))):
+                raise InputSpecError(f"{name}: no tree or RNTuple named {args.tree!r}")
         finally:
             if f:
                 f.Close()
@@ -138,16 +163,19 @@ def _march(args: argparse.Namespace) -> str | None:
     return None if args.scheduler else sharedlib.NATIVE
 
 
-def _snapshot(df: Any, tree: str, path: Path, columns: list[str], distributed: bool,
-              scratch: Path) -> None:
-    """Write the columns into path: directly, or per partition into scratch and merged."""
+def _snapshot(df: Any, tree: str, path: Path, columns: list[str], scratch: Path) -> None:
+    """Write the columns into path: per partition into scratch, merged in order."""
     import ROOT
 
-    if not distributed:
-        df.Snapshot(tree, str(path), columns)
-        return
-    df.Snapshot(tree, str(scratch / "part.root"), columns)
-    parts = sorted(str(p) for p in scratch.glob("part*.root"))
+    options = ROOT.RDF.RSnapshotOptions()
+    # a TTree per partition, also from an RNTuple input (then --format rntuple converts)
+    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kTTree
+    df.Snapshot(tree, str(scratch / "part.root"), columns, options)
+    # DistRDF names them part_<range id>.root, its ranges numbered in entry order: merged
+    # in that order, the output keeps the input's order (a rerun partition of a killed
+    # worker rewrites its own file: nothing lost or doubled).
+    parts = sorted((str(p) for p in scratch.glob("part_*.root")),
+                   key=lambda p: int(Path(p).stem.rpartition("_")[2]))
     merger = ROOT.TFileMerger(False, False)
     merger.SetPrintLevel(0)
     if not merger.OutputFile(str(path), "RECREATE"):
@@ -169,52 +197,74 @@ def _entries(path: Path, tree: str) -> int:
         f.Close()
 
 
+def _columns_argument(args: argparse.Namespace) -> list[str] | list[list[str]]:
+    return args.columns if len(args.columns) > 1 else args.columns[0]
+
+
+def _score_here(args: argparse.Namespace, progress: Any, partial: Path) -> tuple[int, float]:
+    """The columnar path on --threads threads; (entries, seconds after compilation)."""
+    from . import columnar
+
+    with progress.step("converting and compiling the model"):
+        job = columnar.FileJob(str(args.model), list(args.input), args.tree,
+                               _columns_argument(args), names=args.name, keep=args.keep,
+                               input_shapes=args.shape, particles=args.particles,
+                               sort_by=args.sort_by, march=_march(args))
+    start = time.perf_counter()
+    entries = job.write(partial, output_tree=args.output_tree, output_format=args.format,
+                        threads=args.threads)
+    return entries, time.perf_counter() - start
+
+
+def _score_distributed(args: argparse.Namespace, progress: Any, client: Any, partial: Path,
+                       stack: ExitStack) -> tuple[int, float]:
+    """Distributed RDataFrame on the Dask cluster; (entries, seconds of the event loop)."""
+    import ROOT
+
+    from . import columnar
+    from . import rdataframe as rdf
+
+    options = {"npartitions": args.partitions} if args.partitions else {}
+    df = ROOT.RDataFrame(args.tree, list(args.input), executor=client, **options)
+    with progress.step("converting and compiling the model"):
+        scored = rdf.define(df, args.name, str(args.model), _columns_argument(args),
+                            input_shapes=args.shape, march=_march(args),
+                            particles=args.particles, sort_by=args.sort_by)
+    columns = list(dict.fromkeys([*args.name, *args.keep]))
+    scratch = Path(tempfile.mkdtemp(prefix=".sofie_score_", dir=partial.parent))
+    stack.callback(shutil.rmtree, scratch, True)
+    merged = partial if args.format == "ttree" else scratch / "merged.root"
+    start = time.perf_counter()
+    try:
+        _snapshot(scored, args.output_tree, merged, columns, scratch)
+    except SofiePyTorchError:
+        raise
+    except Exception as exc:  # C++ errors from the event loop, wrapped by cppyy
+        raise rdf.ScoringError(rdf.event_loop_message(exc)) from exc
+    entries = _entries(merged, args.output_tree)
+    if args.format == "rntuple":
+        columnar._to_rntuple(merged, args.output_tree, partial)
+    return entries, time.perf_counter() - start
+
+
 def run(args: argparse.Namespace, progress: Any) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
     import ROOT
 
-    from . import rdf
-    from .output import atomic_file
+    from ..output import atomic_file
 
     ROOT.gROOT.SetBatch(True)
     _check_inputs(args)
-    shapes = args.shape
     with ExitStack() as stack:
         client = _client(args, stack)
-        if client is None:
-            if args.threads > 1:
-                ROOT.EnableImplicitMT(args.threads)
-                stack.callback(ROOT.DisableImplicitMT)
-            df = ROOT.RDataFrame(args.tree, list(args.input))
-        else:
-            options = {"npartitions": args.partitions} if args.partitions else {}
-            df = ROOT.RDataFrame(args.tree, list(args.input), executor=client, **options)
-        with progress.step("converting and compiling the model"):
-            scored = rdf.define(df, args.name, str(args.model),
-                                args.columns if len(args.columns) > 1 else args.columns[0],
-                                input_shapes=shapes, march=_march(args))
-        # the outputs first, then the inputs and --keep columns, each once
-        columns = list(dict.fromkeys([*args.name, *(c for g in args.columns for c in g),
-                                      *args.keep]))
-        if client is None and sys.stderr.isatty() and not args.quiet:
-            ROOT.RDF.Experimental.AddProgressBar(ROOT.RDF.AsRNode(scored))
-        scratch = Path(tempfile.mkdtemp(prefix=".sofie_score_", dir=args.output.parent
-                                        if args.output.parent.is_dir() else None))
-        stack.callback(shutil.rmtree, scratch, True)
-        start = time.perf_counter()
         with atomic_file(args.output, ".root") as partial:
-            try:
-                _snapshot(scored, args.tree, partial, columns, client is not None, scratch)
-            except SofiePyTorchError:
-                raise
-            except Exception as exc:  # C++ errors from the event loop, wrapped by cppyy
-                raise rdf.ScoringError(rdf.event_loop_message(exc)) from exc
-        seconds = time.perf_counter() - start
-    entries = _entries(args.output, args.tree)
+            if client is None:
+                entries, seconds = _score_here(args, progress, partial)
+            else:
+                entries, seconds = _score_distributed(args, progress, client, partial, stack)
     if not args.quiet:
         print(f"scored {entries} events in {seconds:.2f} s: {entries / max(seconds, 1e-9):,.0f} "
               f"events/s -> {args.output}")
     return 0
-
