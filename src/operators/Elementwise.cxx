@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -194,6 +195,70 @@ std::string Times(const std::string &a, const std::string &b)
    return "(" + a + " * " + b + ")";
 }
 
+// The operands (value ids) of each op of a program.
+std::vector<std::vector<int64_t>> OperandIds(const ElementwiseProgram &p)
+{
+   std::vector<std::vector<int64_t>> ids;
+   size_t arg = 0;
+   for (const auto &name : p.ops) {
+      const size_t arity = static_cast<size_t>(Lookup(name).arity);
+      ids.emplace_back(p.args.begin() + arg, p.args.begin() + arg + arity);
+      arg += arity;
+   }
+   return ids;
+}
+
+// Torch's ONNX form of GELU's tanh approximation, ending at value `id`:
+//   0.5 * (x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * (x * (x * x))))))
+// (operands of Add and Mul in either order); x's id, or nothing. Evaluated as it stands it
+// overflows (x^3 beyond 7e12, x * 2 beyond FLT_MAX/2), and under -ffast-math g++ may
+// reassociate x * sigmoid(x) * x * (...) into (x * x) * 0 = NaN (silu(x) * gelu_tanh(x) at
+// -1e30); sp_gelu_tanh does neither.
+std::optional<int64_t> GeluTanhInput(const ElementwiseProgram &p, const std::vector<std::vector<int64_t>> &ids,
+                                     int64_t id)
+{
+   const int64_t nin = static_cast<int64_t>(p.inputs.size());
+   auto is = [&](int64_t v, const char *name) { return v >= nin && p.ops[static_cast<size_t>(v - nin)] == name; };
+   auto operands = [&](int64_t v) -> const std::vector<int64_t> & { return ids[static_cast<size_t>(v - nin)]; };
+   auto constant = [&](int64_t v, float c) {
+      const size_t j = static_cast<size_t>(-v - 1);
+      return v < 0 && p.constantTypes[j] == 1 && std::abs(p.constants[j] - c) <= 1e-6f * std::abs(c);
+   };
+   // The other operand of binary op v, if one is the constant c.
+   auto besides = [&](int64_t v, float c) -> std::optional<int64_t> {
+      const auto &a = operands(v);
+      if (constant(a[0], c))
+         return a[1];
+      if (constant(a[1], c))
+         return a[0];
+      return std::nullopt;
+   };
+   // The other operand of binary op v, if one is x.
+   auto with = [&](int64_t v, int64_t x) -> std::optional<int64_t> {
+      const auto &a = operands(v);
+      if (a[0] == x)
+         return a[1];
+      if (a[1] == x)
+         return a[0];
+      return std::nullopt;
+   };
+   const auto half = is(id, "Mul") ? besides(id, 0.5f) : std::nullopt;
+   if (!half || !is(*half, "Mul"))
+      return std::nullopt;
+   for (const int64_t x : operands(*half)) {
+      const auto sum = with(*half, x);
+      const auto t = sum && is(*sum, "Add") ? besides(*sum, 1.0f) : std::nullopt;
+      const auto u = t && is(*t, "Tanh") ? std::optional<int64_t>(operands(*t)[0]) : std::nullopt;
+      const auto inner = u && is(*u, "Mul") ? besides(*u, 0.7978845608f) : std::nullopt;
+      const auto cubic = inner && is(*inner, "Add") ? with(*inner, x) : std::nullopt;
+      const auto cube = cubic && is(*cubic, "Mul") ? besides(*cubic, 0.044715f) : std::nullopt;
+      const auto square = cube && is(*cube, "Mul") ? with(*cube, x) : std::nullopt;
+      if (square && is(*square, "Mul") && operands(*square)[0] == x && operands(*square)[1] == x)
+         return x;
+   }
+   return std::nullopt;
+}
+
 } // namespace
 
 std::vector<ETensorType> ElementwiseValueTypes(const ElementwiseProgram &p, std::vector<ETensorType> types)
@@ -250,16 +315,29 @@ std::string ElementwiseBody(const ElementwiseProgram &p, const std::vector<ETens
    };
    std::ostringstream out;
    const size_t nin = p.inputs.size();
+   // Per op, its operands as written (for the fused pairs below).
+   std::vector<Args> written;
+   const auto ids = OperandIds(p);
+   auto producedBy = [&](int64_t id, const char *name) {
+      return id >= static_cast<int64_t>(nin) && p.ops[static_cast<size_t>(id) - nin] == name;
+   };
    size_t arg = 0, param = 0;
    for (size_t i = 0; i < p.ops.size(); ++i) {
       const OpInfo &op = Lookup(p.ops[i]);
       Args a;
       for (int j = 0; j < op.arity; ++j)
          a.push_back(operand(p.args[arg + j]));
+      written.push_back(a);
       const Params params(p.params.begin() + param, p.params.begin() + param + op.params);
       const ETensorType type = types[nin + i];
       std::string expr;
-      if (op.emit)
+      if (const auto x = GeluTanhInput(p, ids, static_cast<int64_t>(nin + i)))
+         expr = "sp_gelu_tanh(" + operand(*x) + ")";
+      else if (p.ops[i] == "Log" && producedBy(p.args[arg], "Sigmoid"))
+         // Torch's logsigmoid (Log of Sigmoid in ONNX): log of the rounded sigmoid would be
+         // clamped where the sigmoid underflows (x < -88); written as one function it is exact.
+         expr = "sp_logsigmoid(" + written[static_cast<size_t>(p.args[arg]) - nin][0] + ")";
+      else if (op.emit)
          expr = op.emit(a, params);
       else if (type == ETensorType::BOOL) // Cast
          expr = "(" + a[0] + " != 0)";

@@ -33,16 +33,34 @@ std::string FloatLiteral(float v)
 
 std::string ActivationLambdas(const std::string &indent)
 {
-   // exp: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), e^r by the Cephes
-   // polynomial, 2^n built in the exponent bits. Relative error about 1e-7. The input is
-   // first clamped to [-87, 88], so that 2^n stays a normal float, by selecting bits:
-   // g++ does not if-convert float ?: selections under its default -ftrapping-math (the
-   // loop would stay scalar), and arithmetic blends lose large inputs or turn inf into
-   // NaN. n is rounded by integer conversion rather than the 1.5*2^23 trick, which
-   // -ffast-math would optimise away.
+   // sp_select(c, x, y) evaluates both of its operands before selecting, so that g++
+   // if-converts the selection and vectorises the loop around it (a float ?: on its own is
+   // not if-converted under g++'s default -ftrapping-math). sp_pick(c, x, y) is the same
+   // for floats on their bits: it vectorises wherever its caller is inlined (sp_select in
+   // sigmoid and tanh made the recurrent layers' gate loops, inside the packed product,
+   // 1.5-3.5x slower at -O3 -march=x86-64-v3).
+   //
+   // exp: x = n ln2 + r (Cody-Waite split of ln2), e^r by the Cephes polynomial, 2^n built in
+   // the exponent bits. Relative error about 1e-7 (up to 3e-7 at the top, where n stops at
+   // 127 and r reaches ln2). Saturated like Torch's: 0 below ln(FLT_MIN) (Torch gives a
+   // subnormal there, < 1.2e-38), +inf above ln(FLT_MAX), NaN kept. The input is clamped and
+   // the ends chosen by comparisons with finite limits and integer masks on the bits: they
+   // survive -ffast-math (which assumes no inf/NaN and may drop tests for them), where float
+   // ?: selections and arithmetic blends would not (g++ does not if-convert the former; the
+   // latter lose large inputs or turn inf into NaN). n is rounded by integer conversion
+   // rather than the 1.5*2^23 trick, which -ffast-math would optimise away.
+   //
+   // sigmoid and tanh only ever take e = e^-|x| (in [0, 1]) and divide by 1 + e: no quotient
+   // has a huge or infinite denominator, and the saturated results (0, +-1) come from e = 0
+   // times a quotient, exactly. -ffast-math computes quotients approximately (rcpps + one
+   // Newton step, on SSE and AVX2; AVX-512's rcp14 is closer): 0 * inf = NaN at the top,
+   // 1 - 2/(1 + e) came out 2^-24 instead of 0 for tiny x (mish(-1e9) = -59.6 on AVX2), and
+   // 1/(1 + 0) one ulp below 1. tanh takes Cephes' odd polynomial below 0.625, so that
+   // tanh(x) = x for tiny x (no cancellation in 1 - e).
    static const char *const kLines[] = {
+      "auto sp_select = [](bool c, auto x, auto y) { return c ? x : y; };",
       "auto sp_exp = [](float x) -> float {",
-      "   const float lo = -87.0f, hi = 88.0f;",
+      "   const float lo = -0x1.5d589ep+6f, hi = 0x1.62e43p+6f;", // ln(FLT_MIN), ln(FLT_MAX)
       "   std::int32_t xb, lob, hib;",
       "   std::memcpy(&xb, &x, sizeof xb);",
       "   std::memcpy(&lob, &lo, sizeof lob);",
@@ -50,7 +68,8 @@ std::string ActivationLambdas(const std::string &indent)
       "   const std::int32_t below = -static_cast<std::int32_t>(x < lo), above = -static_cast<std::int32_t>(x > hi);",
       "   xb = (xb & ~(below | above)) | (lob & below) | (hib & above);",
       "   std::memcpy(&x, &xb, sizeof x);",
-      "   const std::int32_t n = static_cast<std::int32_t>(x * 1.44269504088896341f + std::copysign(0.5f, x));",
+      "   const std::int32_t rounded = static_cast<std::int32_t>(x * 1.44269504088896341f + std::copysign(0.5f, x));",
+      "   const std::int32_t n = rounded > 127 ? 127 : rounded;",
       "   const float fn = static_cast<float>(n);",
       "   float r = x - fn * 0.693359375f;",
       "   r = r + fn * 2.12194440e-4f;",
@@ -64,13 +83,35 @@ std::string ActivationLambdas(const std::string &indent)
       "   const std::int32_t bits = (n + 127) * 8388608;",
       "   float scale;",
       "   std::memcpy(&scale, &bits, sizeof scale);",
-      "   return y * scale;",
+      "   float e = y * scale;",
+      "   std::int32_t eb;",
+      "   std::memcpy(&eb, &e, sizeof eb);",
+      "   eb = (eb & ~(below | above)) | (0x7f800000 & above);",
+      "   std::memcpy(&e, &eb, sizeof e);",
+      "   return e;",
       "};",
-      "auto sp_sigmoid = [&sp_exp](float x) -> float { return 1.0f / (1.0f + sp_exp(-x)); };",
-      // tanh = 1 - 2 / (1 + e^2x): the clamp inside sp_exp keeps both ends finite, and no
-      // quotient of two huge numbers is left, whose reciprocal -ffast-math would flush to zero
-      // (tanh(-100) came out 0 instead of -1 as (1 - e) / (1 + e) with e = e^200).
-      "auto sp_tanh = [&sp_exp](float x) -> float { return 1.0f - 2.0f / (1.0f + sp_exp(2.0f * x)); };",
+      "auto sp_pick = [](bool c, float x, float y) -> float {",
+      "   std::int32_t xb, yb;",
+      "   std::memcpy(&xb, &x, sizeof xb);",
+      "   std::memcpy(&yb, &y, sizeof yb);",
+      "   const std::int32_t mask = -static_cast<std::int32_t>(c);",
+      "   xb = (xb & mask) | (yb & ~mask);",
+      "   std::memcpy(&x, &xb, sizeof x);",
+      "   return x;",
+      "};",
+      "auto sp_sigmoid = [&sp_exp, &sp_pick](float x) -> float {",
+      "   const float e = sp_exp(-std::abs(x)), q = e / (1.0f + e);",
+      "   return sp_pick(x >= 0.0f, 1.0f - q, q);",
+      "};",
+      "auto sp_tanh = [&sp_exp, &sp_pick](float x) -> float {",
+      "   const float a = std::abs(x), e = sp_exp(-2.0f * a), z = x * x;",
+      "   float p = -5.70498872745e-3f;",
+      "   p = p * z + 2.06390887954e-2f;",
+      "   p = p * z - 5.37397155531e-2f;",
+      "   p = p * z + 1.33314422036e-1f;",
+      "   p = p * z - 3.33332819422e-1f;",
+      "   return sp_pick(a < 0.625f, p * z * x + x, std::copysign(1.0f - 2.0f * e / (1.0f + e), x));",
+      "};",
    };
    return Indented(kLines, indent);
 }
@@ -91,7 +132,6 @@ std::string ElementwiseLambdas(const std::string &indent)
    // with w = 1 + u (exact for tiny u), log(w) for w in [1, 2] by a range split at sqrt(2)
    // and Cephes' logf polynomial.
    static const char *const kLines[] = {
-      "auto sp_select = [](bool c, auto x, auto y) { return c ? x : y; };",
       "auto sp_erf = [](float x) -> float {",
       "   const float a = std::abs(x), limit = 0x1.f5c29p+1f;",
       "   std::int32_t ab, lb;",
@@ -138,11 +178,24 @@ std::string ElementwiseLambdas(const std::string &indent)
       "   const float logw = f + (f * z * p - 0.5f * z) + sp_select(upper, 0.69314718056f, 0.0f);",
       "   return std::max(x, 0.0f) + sp_select(d == 0.0f, u, logw * (u / d));",
       "};",
+      // log(sigmoid(x)) = -softplus(-x): never clamped (logsigmoid(-100) = -100).
+      "auto sp_logsigmoid = [&sp_softplus](float x) -> float { return -sp_softplus(-x); };",
+      // GELU, tanh form: tanh's argument from x clamped to +-10, where tanh is +-1 in float
+      // already (no x^3 overflow), times x as x * (0.5 + 0.5 t) (no 2x overflow); the result
+      // picked on its bits, so that -ffast-math cannot reassociate x out of it.
+      "auto sp_gelu_tanh = [&sp_tanh, &sp_pick](float x) -> float {",
+      "   const float c = std::min(std::max(x, -10.0f), 10.0f);",
+      "   const float h = 0.5f + 0.5f * sp_tanh(0x1.988454p-1f * (c + 0x1.6e4e26p-5f * (c * (c * c))));",
+      "   return sp_pick((x <= -10.0f) & (x >= -0x1.fffffep+127f), -0.0f, x * h);",
+      "};",
       "(void)sp_select;",
+      "(void)sp_pick;",
       "(void)sp_sigmoid;",
       "(void)sp_tanh;",
       "(void)sp_erf;",
       "(void)sp_softplus;",
+      "(void)sp_logsigmoid;",
+      "(void)sp_gelu_tanh;",
    };
    return Indented(kLines, indent);
 }

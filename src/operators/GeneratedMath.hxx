@@ -17,14 +17,15 @@ namespace operators {
 /// need <limits>).
 std::string FloatLiteral(float v);
 
-/// C++ source declaring the lambdas sp_exp, sp_sigmoid and sp_tanh (float -> float),
-/// each line starting with `indent`. Needs <cmath>, <cstdint> and <cstring>.
+/// C++ source declaring the lambdas sp_select(bool, x, y) (evaluates both of its operands
+/// before selecting, so that g++ if-converts the selection and vectorises the loop around
+/// it), sp_exp, sp_sigmoid and sp_tanh (float -> float), each line starting with `indent`.
+/// Saturated exactly at both ends of the float range, under -ffast-math too. Needs <cmath>,
+/// <cstdint> and <cstring>.
 std::string ActivationLambdas(const std::string &indent);
 
-/// C++ source declaring sp_erf and sp_softplus (float -> float; sp_softplus uses sp_exp: declare
-/// ActivationLambdas first) and sp_select(bool, x, y), which evaluates both of its operands
-/// before selecting, so that g++ if-converts the selection and vectorises the loop around
-/// it; every lambda of both sets is marked used. Needs <cmath> and <algorithm>.
+/// C++ source declaring sp_erf, sp_softplus and sp_logsigmoid (float -> float; they use
+/// ActivationLambdas': declare those first); every lambda of both sets is marked used.
 std::string ElementwiseLambdas(const std::string &indent);
 
 } // namespace operators

@@ -18,6 +18,7 @@ import torch
 from compiled import compile_and_run, compile_and_run_many
 from conformance import compare, run, save
 from coverage import CASES
+from isa_levels import FLAG_IDS, FLAG_SETS, flag_id, flag_sets
 from onnx import TensorProto, helper, numpy_helper
 from sofie_pytorch.graph import fast_operators
 
@@ -75,20 +76,35 @@ def _generate(name: str, directory) -> tuple[str, list[torch.Tensor], list[np.nd
     return code_name, inputs, expected
 
 
-FLAGS = [("-O2",), ("-O3", "-march=native"), ("-O3", "-march=native", "-ffast-math")]
+# Coverage cases on our recurrent, convolution, dense and LayerNorm operators (widths 6 and
+# 20: LayerNorm's 16 lanes, whole and with a tail), compiled together at
+# every instruction-set level of isa_levels (and under -ffast-math): the activations are
+# written to vectorise and -ffast-math must not break their rounding; the packed GEMM and
+# the convolutions take their tiles by vector width (4, 8 or 16 floats).
+COMMON_FLAG_CASES = ["lstm_last_step_head", "gru_batch_8_initial_state",
+                     "conv2d_stride_pad_nobias", "residual_conv", "dense_mixed_shapes",
+                     "layernorm", "layernorm_no_affine"]
 
 
-@pytest.mark.parametrize("flags", FLAGS, ids=["O2", "O3-native", "O3-native-fast-math"])
-@pytest.mark.parametrize("name", ["lstm_last_step_head", "gru_batch_8_initial_state",
-                                  "conv2d_stride_pad_nobias", "residual_conv",
-                                  "dense_mixed_shapes"])
-def test_generated_code_matches_torch_under_common_flags(name, flags, tmp_path):
-    # The activations are written to vectorise; -ffast-math must not break their rounding.
-    # The packed GEMM has a code path per target (AVX-512, AVX, SSE without -march).
-    code_name, inputs, expected = _generate(name, tmp_path)
-    assert "SofiePyTorch" in (tmp_path / f"{code_name}.hxx").read_text()
-    got = compile_and_run(tmp_path, code_name, [x.numpy() for x in inputs], flags=flags)
-    compare(got, expected)  # rtol 1e-4, atol 1e-5
+@pytest.fixture(scope="module")
+def common_flag_cases(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("common_flags")
+    cases = {}
+    for name in COMMON_FLAG_CASES:
+        code_name, inputs, expected = _generate(name, directory)
+        assert "SofiePyTorch" in (directory / f"{code_name}.hxx").read_text()
+        cases[code_name] = ([x.numpy() for x in inputs], expected)
+    return directory, cases
+
+
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=FLAG_IDS)
+def test_generated_code_matches_torch_under_common_flags(common_flag_cases, flags):
+    directory, cases = common_flag_cases
+    got = compile_and_run_many(directory, {n: inputs for n, (inputs, _) in cases.items()},
+                               flags=flags)  # one program per flag set
+    for name, (_, expected) in cases.items():
+        assert not isinstance(got[name], str), got[name]
+        compare(got[name], expected)  # rtol 1e-4, atol 1e-5
 
 
 class _WideThenNarrowConv(torch.nn.Module):
@@ -106,12 +122,12 @@ class _WideThenNarrowConv(torch.nn.Module):
         return torch.relu(self.narrow(y)[..., :7] + y[:, :5])
 
 
-# One flag set per code path of the generated convolutions and products: SSE (no -march),
-# AVX2, and the machine's own (AVX-512 here).
-TARGETS = [("-O2",), ("-O3", "-mavx2", "-mfma"), ("-O3", "-march=native")]
+# One flag set per code path of the generated convolutions and products: SSE (x86-64-v2, at
+# -O2), AVX2 + FMA (v3) and AVX-512 (v4, where this machine runs it).
+TARGETS = flag_sets("-O2", fast_math=False)[:1] + flag_sets(fast_math=False)[1:]
 
 
-@pytest.mark.parametrize("flags", TARGETS, ids=["sse", "avx2", "native"])
+@pytest.mark.parametrize("flags", TARGETS, ids=[flag_id(f) for f in TARGETS])
 def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
     import sofie_pytorch
 
@@ -152,14 +168,12 @@ class _Sequence(torch.nn.Module):
         return self.layer(x)[0]
 
 
-def test_run_time_batch_past_the_packed_products_blocks(tmp_path):
-    # The packed products (PackedGemm) take rows in register blocks (6 with AVX-512) and
-    # columns in panels of up to 64, in chunks of 16 floats: a batch of 13 chosen at run
-    # time and hidden 20 (G*H of 80, 60 and 20) leave a partial row block, a partial panel
-    # and partial or skipped chunks, under -march=native; so do the MLP's 65 rows (13 x 5)
-    # and widths of 70 (64 + 6) and 50 (the last chunk's 2 columns), with ReLU folded in.
+@pytest.fixture(scope="module")
+def run_time_batch_models(tmp_path_factory):
+    """An LSTM, a GRU, an RNN (hidden 20) and a 4-70-50-3 MLP, batch chosen at run time."""
     import sofie_pytorch
 
+    directory = tmp_path_factory.mktemp("run_time_batch")
     torch.manual_seed(0)
     layers = {"lstm20": torch.nn.LSTM(4, 20, batch_first=True),
               "gru20": torch.nn.GRU(4, 20, batch_first=True),
@@ -173,16 +187,32 @@ def test_run_time_batch_past_the_packed_products_blocks(tmp_path):
         module.eval()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the layers' shape checks
-            torch.jit.save(torch.jit.script(module), str(tmp_path / f"{name}.pt"))
-        model = sofie_pytorch.parse(tmp_path / f"{name}.pt", input_shapes=[[-1, 5, 4]])
+            torch.jit.save(torch.jit.script(module), str(directory / f"{name}.pt"))
+        model = sofie_pytorch.parse(directory / f"{name}.pt", input_shapes=[[-1, 5, 4]])
         model.Generate()
-        model.OutputGenerated(str(tmp_path / f"{name}.hxx"))
-        assert "PackedGemm" in (tmp_path / f"{name}.hxx").read_text()
+        model.OutputGenerated(str(directory / f"{name}.hxx"))
+        assert "PackedGemm" in (directory / f"{name}.hxx").read_text()
         inputs[name] = [x.numpy()]
         with torch.no_grad():
             expected[name] = [module(x).numpy()]
-    got = compile_and_run_many(tmp_path, inputs, runtime_sizes=[13], flags=("-O3", "-march=native"))
-    for name in modules:
+    return directory, inputs, expected
+
+
+# The tile code is chosen by the preprocessor (__AVX512F__, __AVX__): -O1 takes the same
+# paths as -O3 at a third of the compile time of these four recurrent and dense models.
+TILE_PATHS = flag_sets("-O1", fast_math=False)
+
+
+@pytest.mark.parametrize("flags", TILE_PATHS, ids=[flag_id(f) for f in TILE_PATHS])
+def test_run_time_batch_past_the_packed_products_blocks(run_time_batch_models, flags):
+    # The packed products (PackedGemm) take rows in register blocks (6 with AVX-512) and
+    # columns in panels of up to 64, in chunks of 16 floats: a batch of 13 chosen at run
+    # time and hidden 20 (G*H of 80, 60 and 20) leave a partial row block, a partial panel
+    # and partial or skipped chunks, at every vector width; so do the MLP's 65 rows (13 x 5)
+    # and widths of 70 (64 + 6) and 50 (the last chunk's 2 columns), with ReLU folded in.
+    directory, inputs, expected = run_time_batch_models
+    got = compile_and_run_many(directory, inputs, runtime_sizes=[13], flags=flags)
+    for name in inputs:
         assert not isinstance(got[name], str), got[name]
         compare(got[name], expected[name])
 

@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 import scoring_helpers as sh
 import torch
+from isa_levels import runnable_levels
 
 warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha stage")
 import ROOT  # noqa: E402
 import sofie_pytorch  # noqa: E402
 from sofie_pytorch import rdf  # noqa: E402
-from sofie_pytorch.running import sharedlib  # noqa: E402
+from sofie_pytorch.running import isa_dispatch, sharedlib  # noqa: E402
 from sofie_pytorch.scoring import command  # noqa: E402
 
 distributed = pytest.importorskip("distributed")  # in requirements.txt: never skipped in CI
@@ -111,9 +112,14 @@ def test_every_entry_equals_torch(files, client, converted, models):
     namespace = scorer_for(converted["classifier"]).namespace
     made = client.run(lambda: int(getattr(__import__("ROOT"), namespace).ThreadSessionsMade()))
     assert set(made.values()) <= {0, 1} and 1 in made.values(), made
-    # shipped to workers that may be other CPUs: compiled for the portable baseline
+    # shipped to workers that may be other CPUs: every x86-64 level, each worker running
+    # the best its CPU has (all of them here: the workers run on this machine)
     library = scorer_for(converted["classifier"]).library
-    assert sh.recorded_march(library) == sharedlib.portable_march()
+    assert sharedlib.portable_march() == isa_dispatch.DISPATCH
+    levels = isa_dispatch.companion_files(library)
+    assert [sh.recorded_march(p) for p in levels] == list(isa_dispatch.LEVELS)
+    picked = client.run(isa_dispatch.process_level)
+    assert set(picked.values()) == {runnable_levels()[-1]}, picked
 
 
 def test_the_score_command_on_a_running_cluster(files, client, models, workdir, tmp_path):

@@ -10,8 +10,9 @@ not whatever BLAS a Dask worker happens to have, which then needs nothing but RO
 The generated dense and convolution kernels are plain loops that g++ vectorises for the
 instruction set named by ``-march``: at the x86-64 baseline that is SSE2 (4 floats), on
 this project's AVX-512 machines 16. So the library is compiled for a target CPU (see
-:func:`march_flags`): the machine itself for local scoring, a portable baseline for Dask
-workers, which may be other machines. The flags are recorded in the library
+:func:`march_flags`): the machine itself for local scoring; for Dask workers, which may be
+other machines, every x86-64 level, the best one chosen on each worker when it loads the
+library (:mod:`.isa_dispatch`). The flags are recorded in the library
 (``-frecord-gcc-switches``: ``readelf -p .GCC.command.line lib....so`` shows them, with
 ``native`` resolved to the CPU it meant).
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -32,6 +32,7 @@ from pathlib import Path
 from .. import _library
 from ..errors import SofiePyTorchError
 from ..output import atomic_file
+from . import isa_dispatch
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ NATIVE = "native"
 # Dask workers may be other CPUs than the client's. x86-64-v2 (SSE4.2, POPCNT; every
 # x86-64 CPU since about 2009) is the floor of the distributions ROOT's grid sites run
 # (RHEL/AlmaLinux 9 need it), so it loads everywhere a worker can run; v3 (AVX2, FMA)
-# would be faster but is missing on older and low-power CPUs, where the library would
-# die with SIGILL mid-job. Other architectures: their compiler's default.
+# is missing on older and low-power CPUs, where it would die with SIGILL mid-job. So
+# shipped libraries carry v2, v3 and v4 and each worker loads the best it runs
+# (isa_dispatch, portable_march). Other architectures: their compiler's default.
 PORTABLE_X86_64 = "x86-64-v2"
 _MARCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 # Debian's multiarch place first; then what the compiler itself searches.
@@ -70,8 +72,9 @@ def static_openblas() -> Path:
 
 
 def portable_march() -> str | None:
-    """The -march of libraries shipped to Dask workers (None: the compiler's default)."""
-    return PORTABLE_X86_64 if platform.machine().lower() in ("x86_64", "amd64") else None
+    """The -march of libraries shipped to Dask workers: on x86-64 every level, chosen on
+    each worker at load time (isa_dispatch); elsewhere None, the compiler's default."""
+    return isa_dispatch.DISPATCH if isa_dispatch.available() else None
 
 
 def march_flags(march: str | None) -> list[str]:
@@ -89,6 +92,8 @@ def target_fingerprint(march: str | None) -> str:
     """What g++ makes of these flags on this machine: the compiler and every -m option it
     enables, so that -march=native is keyed on the CPU it resolves to (a cache directory
     shared by several machines never hands one a library built for another's CPU)."""
+    if march == isa_dispatch.DISPATCH:
+        return isa_dispatch.fingerprints(target_fingerprint)
     compiler = _compiler()
     command = [compiler, *march_flags(march), "-Q", "--help=target"]
     try:
@@ -122,31 +127,49 @@ def project_include_dir() -> str:
 def compile_library(source: Path, output: Path, include_dirs: Sequence[str] = (),
                     march: str | None = NATIVE) -> Path:
     """Compile source (and what it includes) into the shared library output, for the CPU
-    named by march (a g++ -march value; None: the compiler's default).
+    named by march (a g++ -march value; None: the compiler's default), or, for
+    isa_dispatch.DISPATCH, for every x86-64 level with a dispatcher that loads the best one
+    at load time (the level copies are written next to output: ship them with it, see
+    isa_dispatch.companion_files).
 
     The library is written under a temporary name and renamed into place when complete.
     """
-    compiler = _compiler()
-    flags = march_flags(march)
     start = time.perf_counter()
+    if march == isa_dispatch.DISPATCH:
+        # the levels first: a dispatcher in place always has its levels beside it
+        isa_dispatch.compile_levels(
+            lambda path, flags: _compile([str(source)], path, include_dirs, flags),
+            output, output.with_name(f"{output.stem}.dispatch.cxx"))
+        _compile([str(output.with_name(f"{output.stem}.dispatch.cxx"))], output, (), [],
+                 blas=False)
+    else:
+        _compile([str(source)], output, include_dirs, march_flags(march))
+    log.info("compiled %s (%s) in %.1f s", output.name, march or "no -march",
+             time.perf_counter() - start)
+    return output
+
+
+def _compile(sources: list[str], output: Path, include_dirs: Sequence[str],
+             flags: list[str], blas: bool = True) -> None:
+    compiler = _compiler()
+    name = Path(sources[0]).name
     # The project's one temporary-then-rename writer: a library half written by a failed or
     # interrupted g++ is never loaded under the final name.
     with atomic_file(output, ".so") as partial:
         # The linker keeps an existing file's mode (the placeholder's 0600): let it create
         # the library afresh, with the usual permissions, under the same unique name.
         partial.unlink()
-        command = [compiler, *CXXFLAGS, *flags, f"-I{source.parent}",
+        command = [compiler, *CXXFLAGS, *flags, f"-I{Path(sources[0]).parent}",
                    f"-I{project_include_dir()}", *(f"-I{d}" for d in include_dirs),
-                   str(source), "-o", str(partial),
-                   "-Wl,--exclude-libs,ALL", str(static_openblas()), "-lpthread", "-ldl"]
+                   *sources, "-o", str(partial)]
+        if blas:
+            command += ["-Wl,--exclude-libs,ALL", str(static_openblas()), "-lpthread"]
+        command += ["-ldl"]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired:
-            raise CompileError(f"g++ took more than 900 s compiling {source.name}") from None
+            raise CompileError(f"g++ took more than 900 s compiling {name}") from None
         if done.returncode != 0:
             errors = [line for line in done.stderr.splitlines() if "error" in line][:5]
-            raise CompileError(f"g++ could not compile {source.name}:\n"
+            raise CompileError(f"g++ could not compile {name}:\n"
                                + "\n".join(errors or done.stderr.splitlines()[-5:]))
-    log.info("compiled %s (%s) in %.1f s", output.name, " ".join(flags) or "no -march",
-             time.perf_counter() - start)
-    return output

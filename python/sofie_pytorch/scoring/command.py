@@ -98,9 +98,9 @@ def add_parser(commands: Any, parse_shape: Any) -> None:
                        help="partitions of a distributed run (default: DistRDF's choice)")
     score.add_argument("--march", metavar="CPU",
                        help="the CPU to compile the model for (g++ -march): default native "
-                       "(this machine) for --threads and --workers, x86-64-v2 (any x86-64 "
-                       "worker) for --scheduler; give native there for a cluster of "
-                       "machines identical to this one")
+                       "(this machine) for --threads and --workers; for --scheduler every "
+                       "x86-64 level, each worker loading the best its CPU runs; give native "
+                       "there for a cluster of machines identical to this one")
     score.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     score.add_argument("-v", "--verbose", action="store_true", help="log details")
 

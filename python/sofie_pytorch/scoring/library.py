@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import api
 from ..errors import InputSpecError, SofiePyTorchError
-from ..running import sharedlib
+from ..running import isa_dispatch, sharedlib
 from . import glue
 from .glue import InputLayout, OutputLayout, ScorerSpec
 
@@ -420,6 +420,9 @@ class Scorer:
         if not self._loaded:
             if ROOT.gSystem.Load(str(self.library)) < 0:
                 raise SofiePyTorchError(f"ROOT could not load {self.library}")
+            if isa_dispatch.is_dispatching(self.library):
+                log.info("%s runs at %s", self.library.name,
+                         isa_dispatch.loaded_level(self.library))  # or says why none
             if not ROOT.gInterpreter.Declare(self.header.read_text()):
                 raise SofiePyTorchError(f"cling could not compile {self.header.name}")
             self._loaded = True
@@ -437,6 +440,10 @@ class Scorer:
         distributed.DistributeHeaders([str(self.header)])
         if self.model.weights is not None:
             distributed.DistributeFiles([str(self.model.weights)])
+        # a dispatching library's levels: files beside it, loaded by it (not by DistRDF)
+        levels = isa_dispatch.companion_files(self.library)
+        if levels:
+            distributed.DistributeFiles([str(p) for p in levels])
         self._distributed = self._loaded = True
 
 
@@ -445,7 +452,7 @@ class Scorer:
         if self._columns_function is None:
             import ctypes
 
-            library = ctypes.CDLL(str(self.library))
+            library = isa_dispatch.symbols(self.library)  # the level's, if it dispatches
             function = getattr(library, f"sofie_score_columns_{self.tag}")
             function.restype = ctypes.c_int
             function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,

@@ -13,9 +13,10 @@ the library, its header and the weight file are shipped with DistRDF's own
 ``DistributeSharedLibs``, ``DistributeHeaders`` and ``DistributeFiles``, and each worker
 thread makes its Session once per process. Workers need ROOT, not torch nor this package.
 
-The library is compiled for this machine's CPU (``-march=native``) when it runs here, and
-for a portable baseline (``x86-64-v2``) when it is shipped to workers, which may be other
-machines; ``march="native"`` opts into the client's CPU on a cluster of identical machines.
+The library is compiled for this machine's CPU (``-march=native``) when it runs here; when
+it is shipped to workers, which may be other machines, for every x86-64 level (v2, v3, v4),
+each worker loading the best its CPU runs (:mod:`sofie_pytorch.running.isa_dispatch`);
+``march="native"`` opts into the client's CPU on a cluster of identical machines.
 """
 
 from __future__ import annotations
@@ -189,9 +190,10 @@ def define(df: Any, names: str | Sequence[str], model: object,
     code, weights, column layout and target CPU come again, in this process or another.
 
     ``march``: the CPU the library is compiled for (g++'s ``-march``). By default
-    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and the
-    portable ``"x86-64-v2"`` for a distributed one, whose workers may be other CPUs (on
-    other architectures than x86-64: the compiler's default); give
+    ``"native"`` (this machine, all its vector width) for a local RDataFrame, and
+    ``"x86-64-dispatch"`` for a distributed one, whose workers may be other CPUs: one
+    library of every x86-64 level, each worker running the best its CPU has (on other
+    architectures than x86-64: the compiler's default); give
     ``march="native"`` when every worker has the client's CPU (a LocalCluster, a
     homogeneous cluster), or another -march value such as ``"x86-64-v3"``.
 
