@@ -33,7 +33,7 @@ def main(out: Path, names: list[str]) -> int:
     torch.manual_seed(0)
     import ROOT
     import sofie_pytorch
-    from conformance import save
+    from conformance import converter_shapes, save
     from coverage import CASES
     from sofie_pytorch import tracing
 
@@ -41,16 +41,11 @@ def main(out: Path, names: list[str]) -> int:
     supported = [str(s) for s in ROOT.SOFIE.PyTorch.SupportedOnnxOperators()]
     errors: dict[str, str] = {}
     for name in names or sorted(CASES):
-        case = CASES[name]
         directory = out / name
         directory.mkdir(parents=True)
         path, _, _ = save(name, directory)
-        shapes = [list(s) for s in case.shapes]
-        axis = case.extra.get("dynamic_axis")
-        if axis is not None:
-            for shape in shapes:
-                shape[axis] = -1
-        dtypes = list(case.dtypes) or None
+        shapes = converter_shapes(name)
+        dtypes = list(CASES[name].dtypes) or None
         try:
             source = path if not isinstance(path, Path) else str(path)
             traced = tracing.trace(source, shapes, dtypes, supported)
