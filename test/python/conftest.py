@@ -7,6 +7,7 @@ runs `pytest -n JOBS --dist loadgroup`; a plain `pytest` runs them in one proces
 - Tests that share a module-scoped fixture (a model set converted once, a Dask cluster, a
   pip-installed environment) are put in one xdist group per module, so that the fixture
   is built by one worker, once, as in a serial run; all other tests go to any free worker.
+  The groups are scheduled first.
 """
 
 from __future__ import annotations
@@ -70,3 +71,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _join_group(item, str(marker.args[0] if marker.args else marker.kwargs["name"]))
         elif _uses_a_shared_fixture(item):
             _join_group(item, item.path.stem)
+    # The groups first: each is work that one worker must do alone (the pip-installed
+    # environment alone takes minutes), so they start at once and the single tests fill
+    # the other workers' time; started last, a group would leave the others idle at the end.
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
