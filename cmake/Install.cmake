@@ -27,9 +27,9 @@ endif()
 
 set_target_properties(SofiePyTorch PROPERTIES INSTALL_RPATH "${_rpath}")
 install(TARGETS SofiePyTorch LIBRARY DESTINATION "${SOFIE_PYTORCH_INSTALL_LIBDIR}")
-if(SOFIE_ENGINE_REUSED)
-  # The engine of another build (cmake/SofieEngine.cmake): copied as it is, then its
-  # build-tree run path replaced by the installed one (the libraries sit side by side).
+if(SOFIE_ENGINE_IMPORTED)
+  # A prebuilt engine (the wheel's, or another build's: cmake/SofieEngine.cmake): copied as
+  # it is, then its run path set to the installed one (the libraries sit side by side).
   install(IMPORTED_RUNTIME_ARTIFACTS SOFIE_core SOFIE_parsers
     LIBRARY DESTINATION "${SOFIE_PYTORCH_INSTALL_LIBDIR}")
   foreach(_lib libSOFIE_core.so libSOFIE_parsers.so)

@@ -6,13 +6,11 @@ The driver is generic: inputs of any dtype, one or several outputs of any elemen
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
+from shared_artifacts import shared_directory
 
 _CXX_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double",
               np.dtype(np.int64): "int64_t", np.dtype(np.int32): "int32_t"}
@@ -59,16 +57,23 @@ _precompiled: dict[tuple[str, ...], Path] = {}
 
 
 def precompiled_std_headers(flags: tuple[str, ...]) -> Path:
-    """generated_std.hxx precompiled for these flags, once per process: the header to give
-    g++ with -include (the .gch beside it is used when the flags match)."""
+    """generated_std.hxx precompiled for these flags, once per test run (shared by the
+    pytest-xdist workers, see shared_artifacts.py): the header to give g++ with -include
+    (the .gch beside it is used when the flags match)."""
     if flags not in _precompiled:
-        directory = Path(tempfile.mkdtemp(prefix="sofie_pytorch_pch_"))
-        atexit.register(shutil.rmtree, directory, True)
-        header = directory / _STD_HEADER.name
-        shutil.copyfile(_STD_HEADER, header)
-        subprocess.run(["g++", "-std=c++17", *flags, "-x", "c++-header", str(header),
-                        "-o", f"{header}.gch"], check=True, capture_output=True, timeout=600)
-        _precompiled[flags] = header
+        text = _STD_HEADER.read_text()
+        compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True,
+                                  check=True).stdout
+
+        def build(directory: Path) -> None:
+            header = directory / _STD_HEADER.name
+            header.write_text(text)
+            subprocess.run(["g++", "-std=c++17", *flags, "-x", "c++-header", str(header),
+                            "-o", f"{header}.gch"], check=True, capture_output=True,
+                           timeout=600)
+
+        key = "\0".join([text, compiler, *flags])
+        _precompiled[flags] = shared_directory("pch", key, build) / _STD_HEADER.name
     return _precompiled[flags]
 
 

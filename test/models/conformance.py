@@ -37,6 +37,17 @@ def example_inputs(name: str, seed: int = 0) -> list[torch.Tensor]:
     return inputs
 
 
+def converter_shapes(name: str) -> list[list[int]]:
+    """The case's input shapes as the converter gets them: -1 on the axis a case asks to
+    choose at run time (extra["dynamic_axis"])."""
+    shapes = [list(s) for s in CASES[name].shapes]
+    axis = CASES[name].extra.get("dynamic_axis")
+    if axis is not None:
+        for shape in shapes:
+            shape[axis] = -1
+    return shapes
+
+
 def save(name: str, directory: Path) -> tuple[Path | torch.nn.Module, list[torch.Tensor],
                                              list[np.ndarray]]:
     """Build (seeded) and save the case as its `source` says; return the file (or the

@@ -3,10 +3,11 @@
 Installing torch and ROOT into a new environment copies about a gigabyte, and building the
 wheel compiles libSofiePyTorch again, from a copy of the repository that is deleted
 afterwards together with the wheel's build directory. The SOFIE engine is not compiled a
-second time: the wheel build reuses the make build's libraries when
-cmake/SofieEngine.cmake finds them built from the same sources with the same compiler and
-flags (asserted below). This test runs when
-SOFIE_PYTORCH_TEST_PIP=1 (`make test-pip`, and `make test` in CI, see the Makefile).
+second time: the wheel build takes the engine the make build took (cmake/SofieEngine.cmake):
+the sofie wheel's prebuilt libraries, fetched again by pip, or the make build's compiled
+libraries, which it reuses when they were built from the same sources with the same
+compiler and flags (asserted below). This test runs when SOFIE_PYTORCH_TEST_PIP=1
+(`make test-pip`, and `make test` in CI, see the Makefile).
 
 What it proves: the installed package works with no environment variable beyond an
 activated virtual environment, no source tree and no build tree on any path: PyROOT, the
@@ -53,6 +54,19 @@ def run(command: list[str], cwd: Path, timeout: int = 600, **env: str) -> str:
     return proc.stdout
 
 
+def make_cache(name: str) -> str:
+    """An entry of the make build's CMakeCache.txt."""
+    for line in (MAKE_BUILD / "CMakeCache.txt").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split("=", 1)[1]
+    raise AssertionError(f"{name} is not in {MAKE_BUILD / 'CMakeCache.txt'}")
+
+
+def make_build_engine() -> str:
+    """SOFIE_ENGINE for the wheel build: the kind of engine the make build has."""
+    return "wheel" if make_cache("SOFIE_ENGINE_ORIGIN").startswith("wheel ") else "sdist"
+
+
 @dataclass(frozen=True)
 class Installed:
     venv: Path
@@ -73,6 +87,7 @@ def installed(tmp_path_factory) -> Installed:
     jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
     run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source),
          "-C", f"build-dir={build}",
+         "-C", f"cmake.define.SOFIE_ENGINE={make_build_engine()}",
          "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"],
         root, timeout=3600, CMAKE_BUILD_PARALLEL_LEVEL=jobs)
     cache = (build / "CMakeCache.txt").read_text()
@@ -173,15 +188,21 @@ def test_root_exe_without_the_venv_on_path_embeds_the_installed_environment(venv
     assert "inputs 1" in out
 
 
-def test_the_wheel_build_reused_the_make_builds_engine(installed):
-    """The engine was linked once, by make: the wheel's libraries carry the same code."""
-    assert f"SOFIE_ENGINE_REUSED:INTERNAL={MAKE_BUILD / 'lib'}\n" in installed.cmake_cache
+def test_the_wheel_build_took_the_make_builds_engine(installed):
+    """The engine was not compiled again: the wheel carries the make build's engine (the
+    sofie wheel's libraries, or the ones make compiled), with a run path of its own."""
+    origin = make_cache("SOFIE_ENGINE_ORIGIN")
+    if origin.startswith("wheel "):
+        assert f"SOFIE_ENGINE_ORIGIN:INTERNAL={origin}\n" in installed.cmake_cache
+    else:
+        assert f"SOFIE_ENGINE_REUSED:INTERNAL={MAKE_BUILD / 'lib'}\n" in installed.cmake_cache
     site = next((installed.venv / "lib").glob("python3*/site-packages"))
     for lib in ("libSOFIE_core.so", "libSOFIE_parsers.so"):
         ours, theirs = site / "sofie_pytorch" / "lib" / lib, MAKE_BUILD / "lib" / lib
         assert text_section(ours) == text_section(theirs), lib
         runpath = subprocess.run(["readelf", "-d", str(ours)], capture_output=True, text=True,
                                  check=True).stdout
+        assert "$ORIGIN" in runpath, runpath  # finds its sibling, libSOFIE_core
         assert str(MAKE_BUILD) not in runpath, runpath  # no path into the build tree
 
 
