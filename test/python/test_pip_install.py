@@ -85,7 +85,9 @@ def installed(tmp_path_factory) -> Installed:
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache"))
     jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
-    run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(source),
+    # the extras of the score command: Dask for --workers, uproot for --threads
+    run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         f"{source}[distributed,score]",
          "-C", f"build-dir={build}",
          "-C", f"cmake.define.SOFIE_ENGINE={make_build_engine()}",
          "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"],
@@ -143,6 +145,46 @@ def test_console_script(venv, tmp_path):
     assert "Gemm" in out and (tmp_path / "gen" / "lin.hxx").is_file()
     library = run([str(venv / "bin" / "sofie-pytorch"), "config", "--library"], tmp_path)
     assert library.strip().startswith(str(venv / "lib"))
+
+
+SCORE_DATA = textwrap.dedent("""
+    import ROOT, torch
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(torch.nn.Linear(4, 1)), "lin.pt")
+    df = ROOT.RDataFrame(500).Define("a", "float(rdfentry_ % 7)").Define("b", "float(rdfentry_) * 0.01f")
+    df = df.Define("c", "-a").Define("d", "a * b")
+    df.Snapshot("events", "data.root", ["a", "b", "c", "d"])
+""")
+
+SCORE_CHECK = textwrap.dedent("""
+    import sys, numpy as np, torch, ROOT
+    chain = ROOT.TChain("events")
+    chain.Add("data.root")
+    chain.AddFriend("scores", sys.argv[1])
+    cols = ROOT.RDataFrame(chain).AsNumpy(["a", "b", "c", "d", "scores.score"])
+    x = torch.tensor(np.stack([cols[c] for c in "abcd"], 1))
+    want = torch.jit.load("lin.pt")(x).detach().numpy()[:, 0]
+    got = cols["scores.score"]
+    assert len(got) == 500, len(got)
+    print("max abs error", float(np.abs(got - want).max()))
+    assert np.allclose(got, want, atol=1e-5, rtol=1e-4)
+""")
+
+
+@pytest.mark.parametrize("mode", [["--threads", "2"], ["--workers", "2"]],
+                         ids=["threads", "workers"])
+def test_score_command_as_users_type_it(venv, tmp_path, mode):
+    """pip's own `sofie-pytorch` script scores a ROOT file on threads and on Dask worker
+    processes (spawned, so they re-import the script), the output lining up with the input
+    as a friend tree, entry by entry, compared with Torch."""
+    (tmp_path / "data.py").write_text(SCORE_DATA)
+    (tmp_path / "check.py").write_text(SCORE_CHECK)
+    run([str(venv / "bin" / "python"), "data.py"], tmp_path)
+    run([str(venv / "bin" / "sofie-pytorch"), "score", "lin.pt", "--input", "data.root",
+         "--tree", "events", "--columns", "a,b,c,d", "--output", "scored.root", *mode],
+        tmp_path, timeout=900)
+    out = run([str(venv / "bin" / "python"), "check.py", "scored.root"], tmp_path)
+    assert "max abs error" in out
 
 
 def save_linear(venv: Path, directory: Path) -> None:
