@@ -151,8 +151,8 @@ SCORE_DATA = textwrap.dedent("""
     import ROOT, torch
     torch.manual_seed(0)
     torch.jit.save(torch.jit.script(torch.nn.Linear(4, 1)), "lin.pt")
-    df = ROOT.RDataFrame(500).Define("a", "float(rdfentry_ % 7)").Define("b", "float(rdfentry_) * 0.01f")
-    df = df.Define("c", "-a").Define("d", "a * b")
+    df = ROOT.RDataFrame(500).Define("a", "float(rdfentry_ % 7)")
+    df = df.Define("b", "float(rdfentry_) * 0.01f").Define("c", "-a").Define("d", "a * b")
     df.Snapshot("events", "data.root", ["a", "b", "c", "d"])
 """)
 
