@@ -25,19 +25,11 @@ import pytest
 import torch
 from compiled import compile_and_run_many
 from conformance import compare
+from isa_levels import runnable_levels
 from layers import First
 
-
-def _host_has_avx512() -> bool:
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return False
-    return "avx512f" in flags.split()
-
-
-LEVELS = ["x86-64-v2", "x86-64-v3"] + (["x86-64-v4"] if _host_has_avx512() else [])
+# the suite's one list of levels: v2, v3, and v4 where this machine runs it
+LEVELS = list(runnable_levels())
 
 
 class _Mlp(torch.nn.Module):
