@@ -137,7 +137,9 @@ class Case:
         self.x = self.model.example(batch)
         with torch.inference_mode():
             self.want = self.module(self.x).numpy()
-        with torch.inference_mode(), FlopCounterMode(display=False) as flops:
+        # Counted with autograd on: the counter's module tracker hooks the backward graph,
+        # which inference_mode leaves without grad_fn (ParT's class attention then fails).
+        with FlopCounterMode(display=False) as flops:
             self.module(self.x)
         self.flops = flops.get_total_flops()  # convolutions and products, for GFLOP/s
         self.results: dict[str, dict[str, Any]] = {}
