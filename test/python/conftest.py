@@ -120,6 +120,16 @@ def pytest_configure_node(node: Any) -> None:  # xdist's WorkerController
     node.workerinput[schedule_order.CACHE_KEY] = _recorded(node.config)
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("dist", "no") != "loadgroup":
+        return None
+    recorded = len(_recorded(config))
+    if not recorded:
+        return "order: groups first, by size (no test times recorded yet)"
+    return (f"order: longest first, by the times of {recorded} tests recorded in earlier "
+            f"runs (.pytest_cache, {schedule_order.CACHE_KEY})")
+
+
 def _longest_first(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Orders the items by the durations the previous run recorded (schedule_order.py)."""
     workerinput = getattr(config, "workerinput", None)

@@ -121,11 +121,28 @@ def tool_version(command: list[str]) -> bytes:
     return proc.stdout + proc.stderr + str(proc.returncode).encode()
 
 
+def pip_settings() -> bytes:
+    """pip's configuration (its files and PIP_ variables, as `pip config list` shows them)
+    and the constraint files it names: they decide what the install resolves to."""
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                             capture_output=True, text=True).stdout
+    text = [listing]
+    for line in listing.splitlines():
+        name, _, value = line.partition("=")
+        if name.endswith((".constraint", ".constraints", ".requirement")):
+            for file in value.strip("'\"").split():
+                path = Path(file)
+                text.append(f"{file}\n{path.read_text() if path.is_file() else '<missing>'}")
+    return "\n".join(text).encode()
+
+
 def installed_key() -> str:
     """A hash of everything the installed environment depends on: the project's build
     inputs, the make build's engine (its libraries and where they came from), the
     compiler, CMake, the Python that makes the environment, pip's settings and the install
-    procedure itself (this file's functions that do it)."""
+    procedure itself (this file's functions that do it). Not in it: new releases on the
+    package index, which a new install could resolve to (`rm -rf build/test-pip` or
+    `make clean` installs afresh)."""
     placeholders = (Path("<venv>/bin/python"), Path("<source>"), Path("<build>"))
     parts = [
         *pip_env_cache.tree_files(REPO, BUILD_INPUTS),
@@ -136,9 +153,9 @@ def installed_key() -> str:
         ("cmake", tool_version(["cmake", "--version"])),
         ("python", "\n".join([sys.executable, os.path.realpath(sys.executable),
                                sys.version]).encode()),
+        ("pip", pip_settings()),
         ("environment", repr(sorted((k, v) for k, v in os.environ.items()
-                                    if k.startswith("PIP_") or k in ("CC", "CXX", "CXXFLAGS",
-                                                                     "LDFLAGS"))).encode()),
+                                    if k in ("CC", "CXX", "CXXFLAGS", "LDFLAGS"))).encode()),
         ("command", "\0".join(install_command(*placeholders)).encode()),
         ("procedure", inspect.getsource(build_installed).encode()
                       + repr(COPY_IGNORED).encode()),
