@@ -26,6 +26,7 @@ import schedule_order
 from shared_artifacts import ENV
 
 _OWN_KEY = pytest.StashKey[str]()
+_RECORDED = pytest.StashKey[dict[str, float]]()
 # Fixture scopes that outlive one test: such a fixture is made once per process using it.
 _SHARED_SCOPES = {"module", "class", "package"}
 
@@ -107,9 +108,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _recorded(config: pytest.Config) -> dict[str, float]:
-    """The durations the previous runs recorded (an empty record if there is none)."""
-    cache = getattr(config, "cache", None)
-    return schedule_order.merged(cache.get(schedule_order.CACHE_KEY, {}) if cache else {}, {})
+    """The durations the previous runs recorded (an empty record if there is none), read
+    once per process."""
+    if _RECORDED not in config.stash:
+        cache = getattr(config, "cache", None)
+        previous = cache.get(schedule_order.CACHE_KEY, {}) if cache is not None else {}
+        config.stash[_RECORDED] = schedule_order.merged(previous, {})
+    return config.stash[_RECORDED]
 
 
 # xdist's hook, in the main process before each worker starts: the workers order their
