@@ -96,7 +96,10 @@ $(VENV)/.test-requirements.stamp: test/requirements.txt test/requirements-no-dep
 # pytest on JOBS workers (pytest-xdist). --dist loadgroup: the tests of a module that share
 # a module-scoped fixture run on one worker (test/python/conftest.py groups them), so each
 # such fixture is built once; every other test goes to whichever worker is free.
-PYTEST := $(PY) -m pytest -n $(JOBS) --dist loadgroup
+# --no-loadscope-reorder: xdist hands out the groups and tests in the order conftest.py
+# gives them (longest first, by the previous run's times: test/python/schedule_order.py)
+# instead of re-sorting them by their number of tests.
+PYTEST := $(PY) -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
 # The whole suite, including `pip install .` into a new virtual environment. ctest and
 # pytest both run and both report; the exit status is pytest's, or ctest's if only ctest

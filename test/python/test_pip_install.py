@@ -9,6 +9,12 @@ libraries, which it reuses when they were built from the same sources with the s
 compiler and flags (asserted below). This test runs when SOFIE_PYTORCH_TEST_PIP=1
 (`make test-pip`, and `make test` in CI, see the Makefile).
 
+The installed environment is kept in build/test-pip/<key>/ and reused while nothing it is
+built from changes (installed_key(): the build's sources, the engine, the compiler, Python,
+the install command); any change gives a new key and a new `pip install`. A reused
+environment is the one pip made, untouched: every test below runs against it the commands
+a user types after `pip install`.
+
 What it proves: the installed package works with no environment variable beyond an
 activated virtual environment, no source tree and no build tree on any path: PyROOT, the
 Python API, the Reader, the console script, a compiled program that finds the package
@@ -18,6 +24,7 @@ else (ROOT autoloads the plugin; its embedded Python finds the environment by it
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -27,6 +34,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import pip_env_cache
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,29 +81,96 @@ class Installed:
     cmake_cache: str  # of the wheel's build, which is gone
 
 
+def install_command(python: Path, source: Path, build: Path) -> list[str]:
+    """`pip install` of the repository copy `source` with the score command's extras
+    (Dask for --workers, uproot for --threads), the wheel built in `build` with the make
+    build's kind of engine."""
+    return [str(python), "-m", "pip", "install", "--quiet", f"{source}[distributed,score]",
+            "-C", f"build-dir={build}",
+            "-C", f"cmake.define.SOFIE_ENGINE={make_build_engine()}",
+            "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"]
+
+
+def build_installed(target: Path) -> None:
+    """A new virtual environment `target/venv` with `pip install <a copy of the
+    repository>` done in it; the copy and the wheel's build directory are deleted
+    afterwards, so that nothing can work by finding a path of the build (the dictionary
+    records its include paths). The wheel build's CMakeCache.txt is kept next to it."""
+    env_dir = target / "venv"
+    run([sys.executable, "-m", "venv", str(env_dir)], target)
+    with tempfile.TemporaryDirectory(prefix="sofie_pytorch_pip_") as tmp:
+        source, build = Path(tmp) / "source", Path(tmp) / "wheel-build"
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*COPY_IGNORED))
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
+        run(install_command(env_dir / "bin" / "python", source, build), Path(tmp),
+            timeout=3600, CMAKE_BUILD_PARALLEL_LEVEL=jobs)
+        (target / "wheel-CMakeCache.txt").write_text((build / "CMakeCache.txt").read_text())
+
+
+COPY_IGNORED = (".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache")
+# What the wheel is built from (with BUILD_TESTING=OFF, test/ is not; examples/, bench/,
+# docs/ and tools/ are copied but read by no part of the build).
+BUILD_INPUTS = ("pyproject.toml", "CMakeLists.txt", "cmake", "src", "inc", "python",
+                "requirements.txt", "README.md")
+# The engine the wheel build takes from the make build (SOFIE_ENGINE_PREBUILT_DIR).
+ENGINE_FILES = ("libSOFIE_core.so", "libSOFIE_parsers.so", "SOFIE_engine.signature")
+
+
+def tool_version(command: list[str]) -> bytes:
+    proc = subprocess.run(command, capture_output=True)
+    return proc.stdout + proc.stderr + str(proc.returncode).encode()
+
+
+def pip_settings() -> bytes:
+    """pip's configuration (its files and PIP_ variables, as `pip config list` shows them)
+    and the constraint files it names: they decide what the install resolves to."""
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                             capture_output=True, text=True).stdout
+    text = [listing]
+    for line in listing.splitlines():
+        name, _, value = line.partition("=")
+        if name.endswith((".constraint", ".constraints", ".requirement")):
+            for file in value.strip("'\"").split():
+                path = Path(file)
+                text.append(f"{file}\n{path.read_text() if path.is_file() else '<missing>'}")
+    return "\n".join(text).encode()
+
+
+def installed_key() -> str:
+    """A hash of everything the installed environment depends on: the project's build
+    inputs, the make build's engine (its libraries and where they came from), the
+    compiler, CMake, the Python that makes the environment, pip's settings and the install
+    procedure itself (this file's functions that do it). Not in it: new releases on the
+    package index, which a new install could resolve to (`rm -rf build/test-pip` or
+    `make clean` installs afresh)."""
+    placeholders = (Path("<venv>/bin/python"), Path("<source>"), Path("<build>"))
+    parts = [
+        *pip_env_cache.tree_files(REPO, BUILD_INPUTS),
+        *pip_env_cache.tree_files(MAKE_BUILD / "lib", ENGINE_FILES),
+        ("engine-origin", make_cache("SOFIE_ENGINE_ORIGIN").encode()),
+        ("g++", tool_version(["g++", "--version"])),
+        ("c++", tool_version(["c++", "--version"])),
+        ("cmake", tool_version(["cmake", "--version"])),
+        ("python", "\n".join([sys.executable, os.path.realpath(sys.executable),
+                               sys.version]).encode()),
+        ("pip", pip_settings()),
+        ("environment", repr(sorted((k, v) for k, v in os.environ.items()
+                                    if k in ("CC", "CXX", "CXXFLAGS", "LDFLAGS"))).encode()),
+        ("command", "\0".join(install_command(*placeholders)).encode()),
+        ("procedure", inspect.getsource(build_installed).encode()
+                      + repr(COPY_IGNORED).encode()),
+    ]
+    return pip_env_cache.digest(parts)[:32]
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Installed:
-    """A new virtual environment with `pip install <a copy of the repository>` done in it;
-    the copy and the wheel's build directory are deleted afterwards, so that nothing can
-    work by finding a path of the build (the dictionary records its include paths)."""
-    root = tmp_path_factory.mktemp("pip")
-    env_dir = root / "venv"
-    run([sys.executable, "-m", "venv", str(env_dir)], root)
-    source, build = root / "source", root / "wheel-build"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache"))
-    jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
-    # the extras of the score command: Dask for --workers, uproot for --threads
-    run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         f"{source}[distributed,score]",
-         "-C", f"build-dir={build}",
-         "-C", f"cmake.define.SOFIE_ENGINE={make_build_engine()}",
-         "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"],
-        root, timeout=3600, CMAKE_BUILD_PARALLEL_LEVEL=jobs)
-    cache = (build / "CMakeCache.txt").read_text()
-    shutil.rmtree(source)
-    shutil.rmtree(build)
-    return Installed(env_dir, cache)
+def installed() -> Installed:
+    """The pip-installed environment, built once for the inputs of installed_key() and
+    kept in build/test-pip/<key>/ (test/python/pip_env_cache.py): with nothing changed, a
+    run reuses the environment the previous run installed, and the tests below exercise
+    it exactly as they would a new one."""
+    entry = pip_env_cache.cached_build(MAKE_BUILD / "test-pip", installed_key(), build_installed)
+    return Installed(entry / "venv", (entry / "wheel-CMakeCache.txt").read_text())
 
 
 @pytest.fixture(scope="module")
