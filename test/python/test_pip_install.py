@@ -84,8 +84,11 @@ class Installed:
 def install_command(python: Path, source: Path, build: Path) -> list[str]:
     """`pip install` of the repository copy `source` with the score command's extras
     (Dask for --workers, uproot for --threads), the wheel built in `build` with the make
-    build's kind of engine."""
+    build's kind of engine, constrained to requirements.txt as the README's command is (the
+    versions the suite tests; unconstrained, pip picks the newest torch, a CUDA build of
+    several GB)."""
     return [str(python), "-m", "pip", "install", "--quiet", f"{source}[distributed,score]",
+            "-c", str(source / "requirements.txt"),
             "-C", f"build-dir={build}",
             "-C", f"cmake.define.SOFIE_ENGINE={make_build_engine()}",
             "-C", f"cmake.define.SOFIE_ENGINE_PREBUILT_DIR={MAKE_BUILD / 'lib'}"]
