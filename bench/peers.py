@@ -8,6 +8,9 @@ input and returns a NumPy array, or raises; the caller reports the error's first
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 
@@ -83,16 +86,38 @@ def make_onnxruntime(module: torch.nn.Module, x: torch.Tensor) -> Runner:
     return run
 
 
+OPENVINO_CONFIG = {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY",
+                   "INFERENCE_PRECISION_HINT": "f32"}
+# Compiles the ONNX file named by argv[1] with OPENVINO_CONFIG, in a child process.
+_OPENVINO_PROBE = ("import sys, openvino as ov; core = ov.Core(); "
+                   "core.compile_model(core.read_model(sys.argv[1]), 'CPU', eval(sys.argv[2]))")
+
+
+def openvino_compiles(model: bytes) -> None:
+    """OpenVINO 2026's compile_model kills the process with SIGSEGV on some graphs (the
+    zoo's pre-norm MLP); trying it in a child first turns that into a reported failure."""
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as file:
+        file.write(model)
+        file.flush()
+        proc = subprocess.run([sys.executable, "-c", _OPENVINO_PROBE, file.name,
+                               repr(OPENVINO_CONFIG)], capture_output=True, text=True,
+                              timeout=600)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"OpenVINO's compile_model failed in a child process "
+                           f"(exit status {proc.returncode}) {tail}")
+
+
 def make_openvino(module: torch.nn.Module, x: torch.Tensor) -> Runner:
     """OpenVINO's CPU plugin on the same ONNX export as ONNX Runtime: one thread, the
     latency hint, FP32 (on CPUs with bf16 its default precision would be bf16)."""
     import openvino as ov
 
+    onnx_model = onnx_bytes_or_dynamo(module, x)[0]
+    openvino_compiles(onnx_model)
     core = ov.Core()
-    model = core.read_model(io.BytesIO(onnx_bytes_or_dynamo(module, x)[0]))
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1,
-                                                 "PERFORMANCE_HINT": "LATENCY",
-                                                 "INFERENCE_PRECISION_HINT": "f32"})
+    model = core.read_model(io.BytesIO(onnx_model))
+    compiled = core.compile_model(model, "CPU", OPENVINO_CONFIG)
     request = compiled.create_infer_request()
     given = x.numpy()
 
