@@ -35,7 +35,7 @@ class PairScatter(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.embed = nn.Conv1d(2, 3, 1)
+        self.embed = nn.Conv1d(4, 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, n = x.size()
@@ -88,7 +88,8 @@ def _convert_and_run(module: nn.Module, shape: tuple[int, ...],
 def test_pair_scatter_at_run_time_batch_matches_torch(tmp_path):
     result = _convert_and_run(PairScatter(), (2, 5), tmp_path)
     code = result.header.read_text()
-    assert "ScatterND" not in code and "Where" in code
+    # (the engine's code for an operator starts with a comment naming it)
+    assert "ScatterND op" not in code and "Gather op" in code
 
 
 def test_class_attention_bias_slice_at_run_time_batch_matches_torch(tmp_path):
@@ -128,4 +129,4 @@ def test_fixed_batch_conversion_is_unchanged(module, tmp_path):
         want = model(x).numpy()
     np.testing.assert_allclose(got[0].reshape(want.shape), want, rtol=RTOL, atol=ATOL)
     if module is PairScatter:
-        assert "ScatterND" in result.header.read_text()
+        assert "ScatterND op" in result.header.read_text()
