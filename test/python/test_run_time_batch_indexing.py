@@ -48,8 +48,8 @@ class PairScatter(nn.Module):
 
 
 class ClassAttentionProjection(nn.Module):
-    """ParT's class attention: a class token expanded to the batch size, projected with a
-    packed weight and bias sliced by the token's size, as F._in_projection_packed does."""
+    """ParT's class attention: a class token expanded to the batch size, projected with
+    torch's packed in-projection (which slices the packed bias at q.size(-1))."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,10 +59,8 @@ class ClassAttentionProjection(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         token = self.token.expand(x.size(0), -1, -1)
-        size = token.size(-1)
-        query = F.linear(token, self.weight[:size], self.bias[:size])
-        key = F.linear(x, self.weight[size:2 * size], self.bias[size:2 * size])
-        return (query * key).sum(-1)
+        query, key, value = F._in_projection_packed(token, x, x, self.weight, self.bias)
+        return (query * key).sum(-1) + value.sum(-1)
 
 
 def _convert_and_run(module: nn.Module, shape: tuple[int, ...],
