@@ -142,19 +142,22 @@ def _if_constant(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | N
 
 
 
+# The batch sizes a shape-only tensor is evaluated at: two, so that what depends on the
+# batch size shows (and 1 is not one: a size 1 broadcasts, hiding mistakes).
+PROBE_BATCHES = (2, 3)
+
+
 def _shape_only_value(name: str, ctx: Context) -> np.ndarray | None:
     """The value of a tensor computed from shapes only, when it is the same at two batch
     sizes: ParT's squeeze of its class token, whose size ONNX shape inference loses after
     an Expand to the run-time batch size."""
     values = evaluate_shape_only([name], ctx)
-    if values is None or not np.array_equal(values[2][0], values[3][0]):
+    if values is None:
         return None
-    return values[2][0]
-
-
-# The batch sizes a shape-only tensor is evaluated at: two, so that what depends on the
-# batch size shows (and 1 is not one: a size 1 broadcasts, hiding mistakes).
-PROBE_BATCHES = (2, 3)
+    first, *others = (values[batch][0] for batch in PROBE_BATCHES)
+    if not all(np.array_equal(first, other) for other in others):
+        return None
+    return first
 
 
 def shape_only(name: str, ctx: Context) -> bool:
@@ -174,7 +177,7 @@ def shape_only(name: str, ctx: Context) -> bool:
         if node is None:
             return False
         if node.op_type != "Shape":
-            pending.extend(i for i in node.input if i)
+            pending.extend(_references(node))
     return True
 
 
@@ -205,9 +208,9 @@ def evaluate(graph: onnx.GraphProto, names: list[str], batch: int) -> list[np.nd
         if k is None or k in needed:
             continue
         needed.add(k)
-        pending.extend(i for i in graph.node[k].input if i)
+        pending.extend(_references(graph.node[k]))
     nodes = [graph.node[k] for k in sorted(needed)]
-    used = {i for n in nodes for i in n.input}
+    used = {i for n in nodes for i in _references(n)}
     feeds = {}
     for value in graph.input:
         if value.name not in used:
@@ -220,6 +223,18 @@ def evaluate(graph: onnx.GraphProto, names: list[str], batch: int) -> list[np.nd
                               [t for t in graph.initializer if t.name in used])
     try:
         model = helper.make_model(probe, opset_imports=[helper.make_opsetid("", 17)])
-        return [np.asarray(v) for v in ReferenceEvaluator(model).run(list(names), feeds)]
+        with np.errstate(all="ignore"):  # zeros as inputs: log(0) and 0/0 are expected
+            return [np.asarray(v) for v in ReferenceEvaluator(model).run(list(names), feeds)]
     except Exception:  # noqa: BLE001 - not evaluable here: the caller leaves the node alone
         return None
+
+
+def _references(node: onnx.NodeProto) -> list[str]:
+    """The tensors a node reads: its inputs, and those its branches (If) read from the
+    graph around them."""
+    names = [i for i in node.input if i]
+    for a in node.attribute:
+        for branch in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+            for inner in branch.node:
+                names.extend(_references(inner))
+    return names
