@@ -26,9 +26,11 @@ examples:
   sofie-pytorch convert  model.pt --shape 1,10 -o generated/
   sofie-pytorch convert  model.pt --shape 1,10 --dynamic-batch -o generated/
   sofie-pytorch validate model.pt --shape 4,10 --input x.npy
+  sofie-pytorch convert  tagger.pt --shape x=1,17,128 --shape mask=1,1,128 -o generated/
 
 The model is a TorchScript file (torch.jit.save, what TMVA writes) or a torch.export
-file (torch.export.save). Give one --shape per model input, in the order of forward().
+file (torch.export.save). Give one --shape per model input, in the order of forward(),
+or name each (NAME=D0,D1,...): inputs with defaults (mask=None) may then be left out.
 """
 
 
@@ -58,8 +60,28 @@ class Progress:
 
 def parse_shape(text: str) -> list[int | str]:
     """'1,10' -> [1, 10]; -1 or a name (N) for a size chosen at run time."""
+    return _parse_dims(text, text)
+
+
+def parse_named_shape(text: str) -> list[int | str] | tuple[str, list[int | str]]:
+    """A shape as parse_shape reads it, or 'mask=1,1,16' -> ('mask', [1, 1, 16]): the
+    shape of forward()'s input `mask` (an input with a default may then be given while
+    one before it is left out)."""
+    if "=" not in text:
+        return parse_shape(text)
+    name, _, dims = text.partition("=")
+    name = name.strip()
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shape: write it as 1,10, or NAME=1,10 for forward()'s input "
+            f"NAME"
+        )
+    return name, _parse_dims(dims, text)
+
+
+def _parse_dims(dims_text: str, text: str) -> list[int | str]:
     dims: list[int | str] = []
-    for part in text.replace("x", ",").split(","):
+    for part in dims_text.replace("x", ",").split(","):
         part = part.strip()
         if not part:
             raise argparse.ArgumentTypeError(f"{text!r} is not a shape: write it as 1,10")
@@ -91,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("model", type=Path, help="the model file (.pt TorchScript or .pt2)")
     common.add_argument(
-        "--shape", action="append", type=parse_shape, required=True, metavar="D0,D1,...",
-        help="shape of one model input, e.g. 1,10; repeat for each input",
+        "--shape", action="append", type=parse_named_shape, required=True,
+        metavar="[NAME=]D0,D1,...",
+        help="shape of one model input, e.g. 1,10; repeat for each input, in forward()'s "
+        "order, or name them (mask=1,1,16: inputs with defaults may then be left out)",
     )
     common.add_argument(
         "--dtype", action="append", metavar="TYPE",
@@ -179,7 +203,19 @@ def _print(args: argparse.Namespace, text: str = "") -> None:
 def _shapes_and_dtypes(args: argparse.Namespace) -> tuple[Any, Any]:
     from .api import resolve_inputs
 
-    return resolve_inputs(args.shape, None, args.dtype, args.dynamic_batch)
+    shapes: Any = args.shape
+    dtypes: Any = args.dtype
+    named = [s for s in shapes if isinstance(s, tuple)]
+    if named:
+        if len(named) != len(shapes):
+            raise InputSpecError("name every --shape (NAME=D0,D1,...) or none of them")
+        duplicated = sorted({n for n, _ in named if [m for m, _ in named].count(n) > 1})
+        if duplicated:
+            raise InputSpecError(f"more than one --shape for {', '.join(duplicated)}")
+        shapes = dict(named)
+        if dtypes and len(dtypes) == len(shapes) > 1:  # once per input: in the same order
+            dtypes = dict(zip(shapes, dtypes))
+    return resolve_inputs(shapes, None, dtypes, args.dynamic_batch)
 
 
 def _trace_report(args: argparse.Namespace, progress: Progress) -> Any:
@@ -293,7 +329,9 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     rows = []
     for label, inputs in cases:
         with torch.no_grad():
-            expected = loaded.module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+            # (called_with: the inputs given by name, those left out take their defaults)
+            expected = loaded.called_with(specs)(
+                *[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
         if isinstance(expected, torch.Tensor):
             expected = (expected,)
         got = reader.Compute(*inputs)

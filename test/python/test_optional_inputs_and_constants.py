@@ -139,6 +139,46 @@ def test_cli_shapes_give_the_defaulted_inputs(masked, tmp_path):
     assert "mask" in out and (tmp_path / "masked_scripted.hxx").is_file()
 
 
+def test_cli_shapes_by_name_leave_a_defaulted_input_out(masked, tmp_path):
+    """--shape NAME=...: x and mask given, v (between them) left out; validate compiles
+    the code with cling and compares it with Torch called as forward(x, mask=mask)."""
+    from test_cli import run_here
+
+    _, path, _ = masked
+    named = ["--shape", "x=2,4,6", "--shape", "mask=2,1,6"]
+    status, out, err = run_here(["convert", str(path), *named, "-o", str(tmp_path)])
+    assert status == 0, err
+    # The summary's input table: a header, a rule, then one row per input.
+    rows = out.split("\ninput ")[1].split("\noutput")[0].strip().splitlines()[2:]
+    assert [row.split()[0] for row in rows] == ["x", "mask"]
+    status, out, err = run_here(["validate", str(path), *named])
+    assert status == 0, err + out
+    assert "MISMATCH" not in out and "ok" in out
+    status, _, err = run_here(["convert", str(path), "--shape", "x=2,4,6", "--shape", "2,1,6",
+                               "-o", str(tmp_path)])
+    assert status == 1 and "name every --shape" in err
+
+
+@pytest.mark.parametrize("given", [("x",), ("x", "v", "mask")])
+def test_rsofiereader_with_defaulted_inputs_left_out_or_given(masked, given):
+    """ROOT's RSofieReader(path, shapes): the inputs with defaults left out (v and mask
+    take their defaults) or given, positionally; compared with Torch."""
+    import ROOT
+
+    module, path, _ = masked
+    inputs = {k: v for k, v in _inputs(2).items() if k in given}
+    shapes = ROOT.std.vector[ROOT.std.vector["size_t"]]()
+    for x in inputs.values():
+        shapes.push_back(ROOT.std.vector["size_t"](list(x.shape)))
+    reader = ROOT.TMVA.Experimental.RSofieReader(str(path), shapes)
+    assert reader.GetNInputs() == len(given)
+    got = reader.Compute(*[ROOT.std.vector["float"](x.numpy().ravel().tolist())
+                           for x in inputs.values()])
+    want = _torch(module, **inputs)
+    np.testing.assert_allclose(np.array(list(got), np.float32).reshape(want.shape), want,
+                               rtol=RTOL, atol=ATOL)
+
+
 def test_unknown_and_missing_input_names_are_refused(masked):
     module, _, _ = masked
     with pytest.raises(InputSpecError, match=r"no shape given for x: forward\(\) needs it"):

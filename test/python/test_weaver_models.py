@@ -4,11 +4,12 @@ TorchScript file and a torch.export .pt2, compiled (g++ -O1) and run on physical
 zero-padded particles at batch 1 and 3, compared with Torch (rtol 1e-4, atol 1e-5).
 
 The batch size is chosen at run time (one conversion, one generated code for both
-batches) for ParticleNet, ParticleNeXt and their taggers from the module and the traced
-file. Not yet for ParT (its class-attention's Gemm gets a bias shape the engine refuses
-at Generate) nor from a .pt2 (the engine's code for the exported program's graph fails at
-run time): those are converted once per batch size. ParT's .pt2 does not convert at all
-yet (EXPECTED_FAILURES, with the engine's error).
+batches) for every model from the module and the traced file (ParT's pair embedding
+scatters with indices built from the batch size, rewritten into a constant Gather and
+mask; its class attention slices its bias with a size taken from a Shape, folded). Not yet
+from a .pt2 (the engine's code for the exported program's graph fails at run time): those
+are converted once per batch size. ParT's .pt2 does not convert at all yet
+(EXPECTED_FAILURES, with the engine's error).
 
 weaver-core==0.5.3 comes from PyPI (test/requirements-no-deps.txt, installed without its
 training-only dependencies). weaver's code scripts nothing (its models are traced or
@@ -60,7 +61,7 @@ def _export_pt2(name: str, model: torch.nn.Module, inputs: dict[str, torch.Tenso
 def _dynamic(name: str, fmt: str) -> bool:
     """Whether the format converts with the batch size chosen at run time (else: once per
     batch size; see the module's docstring)."""
-    return fmt != "pt2" and not name.startswith("part")
+    return fmt != "pt2"
 
 
 def _source(name: str, fmt: str, example: dict[str, torch.Tensor], code: str,

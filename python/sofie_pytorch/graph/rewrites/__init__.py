@@ -18,6 +18,7 @@ from . import (  # noqa: F401 - importing a family registers its rewrites
     recurrent,
     reductions,
     resampling,
+    scatter,
     shapes,
     trigonometry,
 )

@@ -56,6 +56,35 @@ def _fixed_dims(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
     return [np.array(picked, dtype=np.int64).reshape(indices.shape)]
 
 
+def _fixed_slice(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
+    """q.size(-1) taken as a Slice of a Shape (torch's in-projection takes E = q.size(-1) so,
+    then slices its packed bias with it): constant when the dimensions sliced are fixed,
+    whatever the others (the batch size chosen at run time). Without it, the bias of
+    ParT's class attention reaches the engine as a Slice whose length is computed at run
+    time, and Generate refuses the Gemm it becomes."""
+    shape_node = ctx.producer(node.input[0])
+    if shape_node is None or shape_node.op_type != "Shape" or len(shape_node.attribute):
+        return None
+    dims = ctx.shapes.get(shape_node.input[0])
+    arguments = [ctx.constants.get(n) if n else None for n in node.input[1:]]
+    if dims is None or any(a is None for a in arguments[:2]) or \
+            any(n and a is None for n, a in zip(node.input[3:], arguments[2:])):
+        return None
+    starts, ends = arguments[0], arguments[1]
+    axes = arguments[2] if len(arguments) > 2 and arguments[2] is not None else np.array([0])
+    steps = arguments[3] if len(arguments) > 3 and arguments[3] is not None else np.array([1])
+    if starts.size != 1 or ends.size != 1 or axes.size != 1 or steps.size != 1 or \
+            int(axes.reshape(-1)[0]) not in (0, -1) or int(steps.reshape(-1)[0]) == 0:
+        return None
+    # A Python slice on the list of positions clamps starts and ends as ONNX's Slice does.
+    positions = list(range(len(dims)))[slice(int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0]),
+                                             int(steps.reshape(-1)[0]))]
+    picked = [dims[i] for i in positions]
+    if not all(isinstance(d, int) and d > 0 for d in picked):
+        return None
+    return [np.array(picked, dtype=np.int64)]
+
+
 def fold(model: onnx.ModelProto, rounds: int = 4) -> int:
     """Replace, in place, every node computable from constants by initializers. Each round
     gives shape inference new constants (pads, sizes), hence new static shapes to fold."""
@@ -83,6 +112,11 @@ def _fold_once(model: onnx.ModelProto) -> int:
             results = [np.array(ctx.static_shape(node.input[0]), dtype=np.int64)]
         elif node.op_type == "Gather" and node.input[1] in ctx.constants:
             results = _fixed_dims(node, ctx)
+            if results is None:
+                kept.append(node)
+                continue
+        elif node.op_type == "Slice" and node.input[0] not in ctx.constants:
+            results = _fixed_slice(node, ctx)
             if results is None:
                 kept.append(node)
                 continue

@@ -142,15 +142,29 @@ def _if_constant(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | N
 
 
 
+# The batch sizes a shape-only tensor is evaluated at: two, so that what depends on the
+# batch size shows (and 1 is not one: a size 1 broadcasts, hiding mistakes).
+PROBE_BATCHES = (2, 3)
+
+
 def _shape_only_value(name: str, ctx: Context) -> np.ndarray | None:
-    """The value of a tensor computed from shapes only (every path from it to the graph's
-    inputs passes through a Shape node), when it is the same at two batch sizes: ParT's
-    squeeze of its class token, whose size ONNX shape inference loses after an Expand to
-    the run-time batch size. Evaluated by onnx's reference implementation on zeros."""
-    graph = ctx.graph
-    producers = {o: n for n in graph.node for o in n.output}
-    inputs = {i.name for i in graph.input}
-    # Shape-only: no path from the tensor to an input that does not cross a Shape.
+    """The value of a tensor computed from shapes only, when it is the same at two batch
+    sizes: ParT's squeeze of its class token, whose size ONNX shape inference loses after
+    an Expand to the run-time batch size."""
+    values = evaluate_shape_only([name], ctx)
+    if values is None:
+        return None
+    first, *others = (values[batch][0] for batch in PROBE_BATCHES)
+    if not all(np.array_equal(first, other) for other in others):
+        return None
+    return first
+
+
+def shape_only(name: str, ctx: Context) -> bool:
+    """Whether a tensor is computed from shapes only: every path from it to the graph's
+    inputs passes through a Shape node (indices built from x.size(0), sizes, conditions)."""
+    producers = {o: n for n in ctx.graph.node for o in n.output}
+    inputs = {i.name for i in ctx.graph.input}
     seen, pending = set(), [name]
     while pending:
         current = pending.pop()
@@ -158,31 +172,69 @@ def _shape_only_value(name: str, ctx: Context) -> np.ndarray | None:
             continue
         seen.add(current)
         if current in inputs:
-            return None
+            return False
         node = producers.get(current)
         if node is None:
-            return None
+            return False
         if node.op_type != "Shape":
-            pending.extend(i for i in node.input if i)
-    values = [_evaluate(graph, name, batch) for batch in (2, 3)]
-    if values[0] is None or values[1] is None or not np.array_equal(values[0], values[1]):
+            pending.extend(_references(node))
+    return True
+
+
+def evaluate_shape_only(names: list[str], ctx: Context) -> dict[int, list[np.ndarray]] | None:
+    """Shape-only tensors' values at each of PROBE_BATCHES (batch -> values, in the order
+    of `names`), or None if one is not shape-only or cannot be evaluated."""
+    if not all(shape_only(n, ctx) for n in names):
         return None
-    return values[0]
+    values = {}
+    for batch in PROBE_BATCHES:
+        result = evaluate(ctx.graph, names, batch)
+        if result is None:
+            return None
+        values[batch] = result
+    return values
 
 
-def _evaluate(graph: onnx.GraphProto, name: str, batch: int) -> np.ndarray | None:
-    """The tensor `name` of the graph on zero inputs, run-time sizes set to `batch`."""
+def evaluate(graph: onnx.GraphProto, names: list[str], batch: int) -> list[np.ndarray] | None:
+    """The tensors `names` of the graph on zero inputs, run-time sizes set to `batch`,
+    by onnx's reference implementation (only the nodes they are computed from are run)."""
     from onnx.reference import ReferenceEvaluator
 
+    producers = {o: k for k, n in enumerate(graph.node) for o in n.output}
+    needed: set[int] = set()
+    pending = list(names)
+    while pending:
+        k = producers.get(pending.pop())
+        if k is None or k in needed:
+            continue
+        needed.add(k)
+        pending.extend(_references(graph.node[k]))
+    nodes = [graph.node[k] for k in sorted(needed)]
+    used = {i for n in nodes for i in _references(n)}
     feeds = {}
     for value in graph.input:
+        if value.name not in used:
+            continue
         tensor = value.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else batch for d in tensor.shape.dim]
         feeds[value.name] = np.zeros(dims, helper.tensor_dtype_to_np_dtype(tensor.elem_type))
-    probe = helper.make_graph(list(graph.node), "probe", list(graph.input),
-                              [helper.make_empty_tensor_value_info(name)], list(graph.initializer))
+    probe = helper.make_graph(nodes, "probe", [v for v in graph.input if v.name in feeds],
+                              [helper.make_empty_tensor_value_info(n) for n in names],
+                              [t for t in graph.initializer if t.name in used])
     try:
         model = helper.make_model(probe, opset_imports=[helper.make_opsetid("", 17)])
-        return np.asarray(ReferenceEvaluator(model).run([name], feeds)[0])
-    except Exception:  # noqa: BLE001 - not evaluable here: the If stays
+        with np.errstate(all="ignore"):  # zeros as inputs: log(0) and 0/0 are expected
+            return [np.asarray(v) for v in ReferenceEvaluator(model).run(list(names), feeds)]
+    except Exception:  # noqa: BLE001 - not evaluable here: the caller leaves the node alone
         return None
+
+
+def _references(node: onnx.NodeProto) -> list[str]:
+    """The tensors a node reads: its inputs, and those its branches (If) read from the
+    graph around them."""
+    names = [i for i in node.input if i]
+    for a in node.attribute:
+        for branch in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+            for inner in branch.node:
+                names.extend(_references(inner))
+    return names
