@@ -212,6 +212,12 @@ public:
                call.runs.emplace_back(fChannels, (kh * cols + kw) * fChannels);
          call.a = "sp_work";
          call.lda = std::to_string(fChannels);
+         // Output pixel (oh, ow) reads from padded pixel oh * cols + ow: the GEMM's rows skip
+         // the padding columns (computing them cost 44% more rows on a 3x3 image, 15% on 12x12).
+         if (cols != fOutW) {
+            call.rowGroup = fOutW;
+            call.groupStride = cols;
+         }
       } else {
          std::string source = "sp_img";
          if (fPadded) {
@@ -250,9 +256,8 @@ public:
       call.relu = reluInGemm;
       call.indent = in + "   ";
       out << Gemm().CallCode(call);
-      // Output pixel (oh, ow) is the result's row oh * (padded width, or OW for im2row) + ow.
-      const size_t resultWidth = Direct() ? cols : fOutW;
-      std::string value = "sp_yt[(sp_oh * " + std::to_string(resultWidth) + " + sp_ow) * " +
+      // Output pixel (oh, ow) is the result's row oh * OW + ow.
+      std::string value = "sp_yt[(sp_oh * " + std::to_string(fOutW) + " + sp_ow) * " +
                           std::to_string(fOutChannels) + " + sp_o]";
       if (!fSpec.residual.empty())
          value += " + tensor_" + fSpec.residual + "[sp_n * " + std::to_string(fOutChannels * hw) + " + sp_o * " +
@@ -363,12 +368,9 @@ private:
    // it), on 64-byte boundaries.
    size_t RowsOffset() const { return fPadded || Direct() ? WholeLines(PaddedImage()) : 0; }
    size_t ResultOffset() const { return RowsOffset() + (Direct() ? 0 : WholeLines(fOutH * fOutW * Depth())); }
-   // The GEMM's rows: the output pixels; direct, every pixel of the padded grid from the
-   // first output to the last (the columns beyond OW are computed and dropped).
-   size_t ResultRows() const
-   {
-      return Direct() ? (fOutH - 1) * (fWidth + fPadLeft + fPadRight) + fOutW : fOutH * fOutW;
-   }
+   // The GEMM's rows: the output pixels (direct, A's rows in groups of OW, one per output
+   // row of the padded grid: PackedGemmCall::rowGroup).
+   size_t ResultRows() const { return fOutH * fOutW; }
    PackedGemm Gemm() const { return PackedGemm(Depth(), fOutChannels, !Direct()); }
 
    Spec fSpec;
