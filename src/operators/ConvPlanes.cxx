@@ -32,7 +32,11 @@ ConvPlanes::ConvPlanes(const ConvGeometry &geometry) : fGeometry(geometry)
 std::size_t ConvPlanes::PlaneStride() const
 {
    const std::size_t rows = fGeometry.height + fGeometry.padTop + fGeometry.padBottom;
-   return WholeLines(rows * fGeometry.OutW() + WholeLines(Pixels()) - Pixels());
+   const std::size_t lines = WholeLines(rows * fGeometry.OutW() + WholeLines(Pixels()) - Pixels()) / 16;
+   // An odd number of lines: a tile reads one run of pixels from every plane, and planes
+   // a multiple of 4 kB apart map to the same L1 sets (ParticleNet's 1x1 convolutions of
+   // 256 channels on 128 x 16 points: 8 kB planes, 256 reads in the 8 ways of one set).
+   return (lines | 1) * 16;
 }
 
 std::string ConvPlanes::PackCode(const std::string &packed, const std::string &w, const std::string &bias,

@@ -82,7 +82,8 @@ private:
    std::size_t Depth() const { return fGeometry.channels * fGeometry.kernelH * fGeometry.kernelW; }
    std::size_t Pixels() const { return fGeometry.OutH() * fGeometry.OutW(); }
    // Floats between planes: the padded rows, plus what the last vector of pixels reads
-   // beyond the last output pixel (vectors of up to 16), on whole cache lines.
+   // beyond the last output pixel (vectors of up to 16), on an odd number of cache lines
+   // (no 4 kB aliasing between planes).
    std::size_t PlaneStride() const;
    std::string TargetCode(const ConvPlanesCall &call, const VectorTarget &target) const;
 

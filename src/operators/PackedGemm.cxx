@@ -112,6 +112,17 @@ std::vector<std::pair<std::size_t, std::size_t>> Pieces(const PackedGemmCall &ca
    return pieces;
 }
 
+// C++ expression: the offset in A of the row numbered by the expression `row`
+// (PackedGemmCall::rowGroup).
+std::string RowOffset(const PackedGemmCall &call, const std::string &row)
+{
+   if (call.rowGroup == 0)
+      return "(" + row + ") * sp_lda";
+   const std::string g = std::to_string(call.rowGroup);
+   return "((" + row + ") / " + g + " * " + std::to_string(call.groupStride) + " + (" + row + ") % " + g +
+          ") * sp_lda";
+}
+
 // The value stored into C for the result `v` (a C++ expression): after ReLU or the
 // call's activation, if any.
 std::string Finished(const PackedGemmCall &call, const std::string &v)
@@ -176,7 +187,8 @@ void EmitTileForTarget(std::ostream &out, const std::string &in, std::size_t row
       out << i2 << "constexpr std::size_t " << live(c) << " = sp_cols <= " << c * width << " ? 0 : sp_cols - "
           << c * width << " < " << width << " ? sp_cols - " << c * width << " : " << width << ";\n";
    for (std::size_t r = 0; r < rows; ++r)
-      out << i2 << "const float *const sp_a" << r << " = sp_a + (sp_i + " << r << ") * sp_lda;\n";
+      out << i2 << "const float *const sp_a" << r << " = sp_a + " << RowOffset(call, "sp_i + " + std::to_string(r))
+          << ";\n";
    for (std::size_t b = 0; b < blocks; ++b) {
       const std::size_t first = b * shape.vectors, end = first + shape.vectors;
       const std::string i3 = i2 + "   ", i4 = i3 + "   ";
@@ -352,7 +364,7 @@ std::string PackedGemm::NarrowCallCode(const PackedGemmCall &call) const
        << in << "   const float *const sp_w = " << call.packed << ";\n"
        << FmaLambda(in + "   ")
        << in << "   for (std::size_t sp_i = 0; sp_i < sp_m; ++sp_i) {\n"
-       << in << "      const float *const sp_ai = " << call.a << " + sp_i * sp_lda;\n"
+       << in << "      const float *const sp_ai = " << call.a << " + " << RowOffset(call, "sp_i") << ";\n"
        << in << "      float *const sp_ci = " << call.c << " + sp_i * sp_ldc;\n"
        << in << "      for (std::size_t sp_n = 0; sp_n < " << fN << "; ++sp_n) {\n"
        << in << "         const float *const sp_wn = sp_w + sp_n * " << kp << ";\n"

@@ -133,10 +133,15 @@ def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
 
     torch.manual_seed(0)
     # With a kernel wider than the image, padded unevenly ('same', kernel 4 on 1 column):
-    # kernel columns that read only padding.
+    # kernel columns that read only padding. "deep": 120 channels x 9 taps, more k than the
+    # GEMM walks unblocked (PackedGemm.cxx kBlockAbove), on a 3x5 image whose 15 output rows
+    # the GEMM reads in groups of 5 from the 7-wide padded image (PackedGemmCall::rowGroup),
+    # in full tiles and a remainder on every target.
     modules = {"wide_narrow": (_WideThenNarrowConv().eval(), torch.randn(2, 3, 5, 7)),
                "wide_kernel": (torch.nn.Conv1d(2, 3, 4, padding="same").eval(),
-                               torch.randn(2, 2, 1))}
+                               torch.randn(2, 2, 1)),
+               "deep": (torch.nn.Sequential(torch.nn.Conv2d(120, 72, 3, padding=1),
+                                            torch.nn.ReLU()).eval(), torch.randn(2, 120, 3, 5))}
     inputs, expected = {}, {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's note on 'same' with an even kernel
@@ -151,6 +156,8 @@ def test_both_convolution_kernels_match_torch_on_each_target(flags, tmp_path):
     code = (tmp_path / "wide_narrow.hxx").read_text()
     assert "PackedGemm" in code and "ConvPlanes" in code
     assert "ConvPlanes" in (tmp_path / "wide_kernel.hxx").read_text()
+    deep = (tmp_path / "deep.hxx").read_text()
+    assert "C (m x 72) = A (m x 1080)" in deep and "/ 5 * 7 +" in deep
     got = compile_and_run_many(tmp_path, inputs, flags=flags)
     for name in modules:
         assert not isinstance(got[name], str), got[name]
