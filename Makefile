@@ -143,7 +143,8 @@ lint: venv
 clean:
 	rm -rf $(BUILD)
 
-# The performance benchmark (not part of the tests; 13-25 minutes on 2 cores): writes
+# The performance benchmark (not part of the tests; over an hour on 2 cores with the real-model
+# section, see the README's Performance): writes
 # bench/results/results.md and latency.png. Its extra packages stay out of requirements.txt.
 .PHONY: bench
 $(VENV)/.bench.stamp: bench/requirements.txt bench/requirements-no-deps.txt $(VENV)/.requirements.stamp
