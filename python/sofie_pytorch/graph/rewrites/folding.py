@@ -40,13 +40,19 @@ def _evaluate(node: onnx.NodeProto, values: list[np.ndarray | None]) -> list[np.
         return None
 
 
-def _fixed_dims(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
-    """x.size(1) of an input whose batch size is chosen at run time: Gather of fixed
-    dimensions from the Shape of a tensor whose other dimensions are not fixed."""
+def _dims_of_shape_input(node: onnx.NodeProto, ctx: Context) -> list | None:
+    """The dimensions (ints where fixed) of the tensor whose Shape is `node`'s first input,
+    or None when that input is not a plain Shape or the dimensions are unknown."""
     shape_node = ctx.producer(node.input[0])
     if shape_node is None or shape_node.op_type != "Shape" or len(shape_node.attribute):
         return None
-    dims = ctx.shapes.get(shape_node.input[0])
+    return ctx.shapes.get(shape_node.input[0])
+
+
+def _fixed_dims(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
+    """x.size(1) of an input whose batch size is chosen at run time: Gather of fixed
+    dimensions from the Shape of a tensor whose other dimensions are not fixed."""
+    dims = _dims_of_shape_input(node, ctx)
     indices = ctx.constants[node.input[1]]
     if dims is None or indices.dtype.kind not in "iu":
         return None
@@ -62,10 +68,7 @@ def _fixed_slice(node: onnx.NodeProto, ctx: Context) -> list[np.ndarray] | None:
     whatever the others (the batch size chosen at run time). Without it, the bias of
     ParT's class attention reaches the engine as a Slice whose length is computed at run
     time, and Generate refuses the Gemm it becomes."""
-    shape_node = ctx.producer(node.input[0])
-    if shape_node is None or shape_node.op_type != "Shape" or len(shape_node.attribute):
-        return None
-    dims = ctx.shapes.get(shape_node.input[0])
+    dims = _dims_of_shape_input(node, ctx)
     arguments = [ctx.constants.get(n) if n else None for n in node.input[1:]]
     if dims is None or any(a is None for a in arguments[:2]) or \
             any(n and a is None for n, a in zip(node.input[3:], arguments[2:])):
