@@ -180,13 +180,8 @@ def test_jagged_particle_lists_on_a_running_cluster(jet_files, client, workdir, 
                                                    *sh.PARTICLE_FEATURES])
     assert list(cols["scores.id"]) == list(cols["id"]) == [*range(300), *range(300)]
     if "--max-particles" in options:  # Torch on each event alone, at its own length
-        want = []
-        for i in range(len(cols["id"])):
-            event = {f: [cols[f][i]] for f in sh.PARTICLE_FEATURES}
-            x, mask = sh.padded(event, sh.PARTICLE_FEATURES, max(len(cols["j_pt"][i]), 1),
-                                sort_by="j_pt")
-            want.append(sh.torch_outputs(model, x, mask)[0][0, 0])
-        sh.assert_close(cols["scores.score"], np.array(want))
+        want = sh.at_own_length(model, cols, sh.PARTICLE_FEATURES, sh.MAX_IN_DATA, "j_pt")
+        sh.assert_close(cols["scores.score"], want)
     else:  # Torch on the padded tensors
         x, mask = sh.padded(cols, sh.PARTICLE_FEATURES, sort_by="j_pt")
         (want,) = sh.torch_outputs(model, x, mask)

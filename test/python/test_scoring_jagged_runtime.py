@@ -82,16 +82,7 @@ threads = sh.threads  # the fixture: 1 thread, then EnableImplicitMT(2)
 
 
 def own_length(model, columns, most=MOST, mask=True, sort_by="j_pt"):
-    """Torch on each event alone, at its own number of particles (sorted by sort_by,
-    the first `most` kept; an event without particles as one zero particle, mask 0)."""
-    scores = []
-    for i in range(len(columns[sh.PARTICLE_FEATURES[0]])):
-        event = {name: [np.asarray(columns[name][i])] for name in sh.PARTICLE_FEATURES}
-        n = min(max(len(event["j_pt"][0]), 1), most)
-        x, m = sh.padded(event, sh.PARTICLE_FEATURES, particles=n, sort_by=sort_by)
-        (out,) = sh.torch_outputs(model, x, m) if mask else sh.torch_outputs(model, x)
-        scores.append(out[0, 0])
-    return np.array(scores)
+    return sh.at_own_length(model, columns, sh.PARTICLE_FEATURES, most, sort_by, mask)
 
 
 def awkward_arrays(counts, seed):

@@ -114,7 +114,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
     import ROOT
 
     for option, value in (("--threads", args.threads), ("--workers", args.workers),
-                          ("--partitions", args.partitions)):
+                          ("--partitions", args.partitions),
+                          ("--max-particles", args.max_particles)):
         if value is not None and value < 1:
             raise InputSpecError(f"{option} must be at least 1, not {value}")
     for name in args.input:
