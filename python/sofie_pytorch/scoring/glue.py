@@ -10,7 +10,9 @@ A *scorer* is one model with one set of input columns. It has two halves:
   one per thread of a Dask worker process, ``SOFIE::PyTorch::ThreadSessions``), or
   whole batches of events for the columnar path (``sofie_score_columns_<tag>``, a C
   function called through ctypes, a Session per calling thread). The packing code is the
-  same for both, written once here.
+  same for both, written once here. Where the model's particle axis is chosen at run
+  time, each event runs at its own number of particles: on the columnar path the events
+  of equal count are batched together and their outputs put back in entry order.
 - ``<tag>.h``, read by cling (C++17): inline templates that take the columns as
   RDataFrame gives them (any arithmetic type, ``RVec`` or ``std::vector``), cast them to
   the model's input type, and hand them to the library as column views of one event.
