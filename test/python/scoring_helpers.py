@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -232,6 +234,24 @@ def padded(columns: dict[str, np.ndarray], features: list[str], particles: int =
         x[i, : len(values)] = values
         mask[i, : len(values)] = 1
     return (x if features_last else x.transpose(0, 2, 1).copy()), mask
+
+
+def at_own_length(model: nn.Module, columns: Mapping[str, Any], features: list[str],
+                  most: int, sort_by: str | None = None, mask: bool = True) -> np.ndarray:
+    """Torch's first output value for each event alone, at its own number of particles
+    (a model whose particle axis is chosen at run time): sorted by sort_by, the first
+    `most` kept, an event without particles as one zero particle with mask 0; the mask
+    (events, particles) is the model's second input when `mask`."""
+    scores = []
+    for i in range(len(columns[features[0]])):
+        event = {name: [np.asarray(columns[name][i])] for name in features}
+        if sort_by is not None and sort_by not in event:
+            event[sort_by] = [np.asarray(columns[sort_by][i])]
+        n = min(max(len(event[features[0]][0]), 1), most)
+        x, m = padded(event, features, particles=n, sort_by=sort_by)
+        (out,) = torch_outputs(model, x, m) if mask else torch_outputs(model, x)
+        scores.append(out[0, 0])
+    return np.array(scores)
 
 
 class DeepSets(nn.Module):

@@ -114,8 +114,11 @@ def test_rntuple_in_and_out(data, models, tmp_path, where):
         # only the event loop sees this one: the output must not appear all the same
         ("lstm", "ragged,c_eta,c_phi", ["--shape", f"1,{sh.STEPS},{sh.FEATURES}"],
          r"error: .*column 'ragged' has 5 elements in this event"),
+        ("classifier", "px,py,pz,e", ["--max-particles", "0", "--workers", "2"],
+         r"error: --max-particles must be at least 1, not 0"),
     ],
-    ids=["missing-column", "string-column", "not-a-model", "wrong-rvec-length"],
+    ids=["missing-column", "string-column", "not-a-model", "wrong-rvec-length",
+         "max-particles-0"],
 )
 def test_failures_leave_no_output(data, models, tmp_path, model, columns, extra, message):
     _, paths = models

@@ -1,6 +1,7 @@
 """sofie_pytorch.rdf.define on distributed RDataFrame: a real dask LocalCluster on
 127.0.0.1 (2 worker processes, 1 thread each), several files and partitions; the
-`score` command sent to the same cluster with --scheduler; a worker killed mid-job; a
+`score` command sent to the same cluster with --scheduler, also with jagged particle
+lists (a fixed particle axis, and one chosen at run time); a worker killed mid-job; a
 shipped weight file the workers cannot use.
 
 The cluster is started once for the module and always shut down; every job is bounded
@@ -143,6 +144,48 @@ def test_the_score_command_on_a_running_cluster(files, client, models, workdir, 
     (want,) = sh.torch_outputs(models["classifier"], sh.stack(cols, sh.VARIABLES))
     sh.assert_close(cols["scores.score"], want[:, 0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scored.root"]  # no leftovers
+
+
+@pytest.fixture(scope="module")
+def jet_files(workdir):
+    return [str(sh.write_jets(workdir / f"jets_{i}.root", 300, seed=40 + i)) for i in range(2)]
+
+
+@pytest.mark.parametrize(("shapes", "options"), [
+    ([f"1,{sh.PARTICLES},3", f"1,{sh.PARTICLES}"], ["--particles", "truncate"]),
+    (["1,-1,3", "1,-1"], ["--max-particles", sh.MAX_IN_DATA]),
+], ids=["fixed-axis", "run-time-axis"])
+def test_jagged_particle_lists_on_a_running_cluster(jet_files, client, workdir, tmp_path,
+                                                    shapes, options):
+    # DeepSets over j_pt, j_eta, j_phi (0 to 12 particles per event) with its mask, sorted
+    # by pt: padded and truncated to 8 particles, or each event at its own count (the
+    # model converted with its particle axis chosen at run time); entry-aligned output
+    torch.manual_seed(29)
+    model = sh.DeepSets().eval()
+    path = workdir / "deepsets_distributed.pt"
+    torch.jit.save(torch.jit.script(model), str(path))
+    out = tmp_path / "scored.root"
+    args = [path, "--tree", "jets", "--columns", ",".join(sh.PARTICLE_FEATURES), "--columns",
+            rdf.MASK, "--sort-by", "j_pt", *options, "--keep", "id", "--output", out,
+            "--scheduler", client.scheduler.address, "--partitions", PARTITIONS, "--march",
+            "native"]
+    for name in jet_files:
+        args += ["--input", name]
+    for shape in shapes:
+        args += ["--shape", shape]
+    proc = sh.score_cli(*args, cwd=tmp_path, timeout=JOB_SECONDS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "scored 600 events in " in proc.stdout
+    cols = sh.with_friend(jet_files, "jets", out, ["id", "scores.id", "scores.score",
+                                                   *sh.PARTICLE_FEATURES])
+    assert list(cols["scores.id"]) == list(cols["id"]) == [*range(300), *range(300)]
+    if "--max-particles" in options:  # Torch on each event alone, at its own length
+        want = sh.at_own_length(model, cols, sh.PARTICLE_FEATURES, sh.MAX_IN_DATA, "j_pt")
+        sh.assert_close(cols["scores.score"], want)
+    else:  # Torch on the padded tensors
+        x, mask = sh.padded(cols, sh.PARTICLE_FEATURES, sort_by="j_pt")
+        (want,) = sh.torch_outputs(model, x, mask)
+        sh.assert_close(cols["scores.score"], want[:, 0])
 
 
 def test_a_worker_killed_mid_job_loses_nothing(files, client, converted, models, tmp_path):

@@ -1,7 +1,8 @@
 """Jagged particle lists (a different number of particles per event) into models with a
 padded particle axis and a mask: rdf.define (1 and 2 threads), score_arrays and the
-score command, every event compared with Torch on padded tensors built in Python from
-the same events (sorted by pt, truncated or refused beyond the model's axis).
+score command (2 threads, and 2 Dask worker processes), every event compared with Torch
+on padded tensors built in Python from the same events (sorted by pt, truncated or
+refused beyond the model's axis).
 
 Each model is converted once per module; define() and score_arrays share the compiled
 scorer of a model and column layout."""
@@ -163,14 +164,19 @@ def test_bad_layouts_are_refused_before_the_loop(converted, data, columns, optio
                    columns, **options)
 
 
-def test_the_score_command_with_particle_lists(converted, models, data, workdir, tmp_path):
+@pytest.mark.parametrize("where", [["--threads", "2"], ["--workers", "2"]],
+                         ids=["threads", "workers"])
+def test_the_score_command_with_particle_lists(converted, models, data, workdir, tmp_path,
+                                               where):
+    # the columnar path on 2 threads, and distributed RDataFrame on a LocalCluster of 2
+    # worker processes that the command starts (and shuts down) itself
     model = workdir / "deepsets.pt"
     torch.jit.save(torch.jit.script(models["deepsets"]), str(model))
     out = tmp_path / "scored.root"
     proc = sh.score_cli(model, "--input", data, "--tree", "jets", "--columns",
                         ",".join(sh.PARTICLE_FEATURES), "--columns", rdf.MASK, "--shape",
                         f"1,{P},{F}", "--shape", f"1,{P}", "--particles", "truncate",
-                        "--sort-by", "j_pt", "--output", out, "--threads", "2", cwd=tmp_path)
+                        "--sort-by", "j_pt", "--output", out, *where, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(rf"scored {ENTRIES} events", proc.stdout)
     cols = sh.with_friend([data], "jets", out, ["scores.score", *sh.PARTICLE_FEATURES])

@@ -154,7 +154,7 @@ def run(scorer: Scorer, arrays: Mapping[str, Any]) -> list[np.ndarray]:
 
 
 def _layout(arrays: Mapping[str, Any], columns: object, particles: str | None,
-            sort_by: str | None) -> Layout:
+            sort_by: str | None, max_particles: int | None = None) -> Layout:
     groups = column_groups(columns)
     missing = [c for g in groups for c in g if c != MASK and c not in arrays]
     if sort_by is not None and sort_by not in arrays:
@@ -167,13 +167,14 @@ def _layout(arrays: Mapping[str, Any], columns: object, particles: str | None,
                           "must be numbers or arrays of numbers per event)")
     kinds = [["mask" if c == MASK else str(_kind(arrays[c])) for c in g] for g in groups]
     sort_kind = _kind(arrays[sort_by]) if sort_by is not None else None
-    return Layout.make(groups, kinds, particles, sort_by, sort_kind)
+    return Layout.make(groups, kinds, particles, sort_by, sort_kind, max_particles)
 
 
 def score_arrays(model: object, arrays: Mapping[str, Any],
                  columns: Sequence[str] | Sequence[Sequence[str]], *,
                  input_shapes: object = None, dtypes: object = None,
                  particles: str | None = None, sort_by: str | None = None,
+                 max_particles: int | None = None,
                  workdir: str | os.PathLike[str] | None = None,
                  march: str | None = sharedlib.NATIVE) -> np.ndarray | list[np.ndarray]:
     """The model's outputs for every event of ``arrays``, outside RDataFrame.
@@ -181,11 +182,13 @@ def score_arrays(model: object, arrays: Mapping[str, Any],
     ``arrays``: column name -> values of all events: a 1-D numpy array (a number per
     event), a 2-D one (a fixed-length array per event), an awkward array (jagged), or a
     ``(values, offsets)`` pair. ``columns``, ``input_shapes``, ``particles``, ``sort_by``,
-    ``workdir`` and ``march`` are as for :func:`sofie_pytorch.rdf.define`. Returns one
+    ``max_particles``, ``workdir`` and ``march`` are as for
+    :func:`sofie_pytorch.rdf.define` (with a particle axis chosen at run time, the events
+    of equal particle count are run together, in batches). Returns one
     float32 array per output tensor, of shape (events,) for one value per event and
     (events, values) otherwise; a list when the model has several output tensors.
     """
-    layout = _layout(arrays, columns, particles, sort_by)
+    layout = _layout(arrays, columns, particles, sort_by, max_particles)
     made = scorer(model, layout, input_shapes, dtypes, workdir, march)
     outputs = [o[:, 0] if o.shape[1] == 1 else o for o in run(made, arrays)]
     return outputs[0] if len(outputs) == 1 else outputs
@@ -339,7 +342,8 @@ class FileJob:
                  columns: Sequence[str] | Sequence[Sequence[str]], *,
                  names: Sequence[str] = ("score",), keep: Sequence[str] = (),
                  input_shapes: object = None, particles: str | None = None,
-                 sort_by: str | None = None, march: str | None = sharedlib.NATIVE) -> None:
+                 sort_by: str | None = None, max_particles: int | None = None,
+                 march: str | None = sharedlib.NATIVE) -> None:
         try:
             import awkward  # noqa: F401
             import uproot  # noqa: F401
@@ -361,7 +365,7 @@ class FileJob:
                                      f" in {path}"))
         first = next((d for d in self.datasets if int(d.num_entries) > 0), self.datasets[0])
         sample = _read(first, wanted, 0, min(1, int(first.num_entries)))
-        self.scorer = scorer(model, _layout(sample, groups, particles, sort_by),
+        self.scorer = scorer(model, _layout(sample, groups, particles, sort_by, max_particles),
                              input_shapes, None, None, march)
         self.names = list(names)
         _check_names(self.scorer.spec, self.names)
@@ -428,11 +432,13 @@ def score_files(model: object, files: Sequence[str | os.PathLike[str]], tree: st
                 names: Sequence[str] = ("score",), keep: Sequence[str] = (),
                 output_tree: str = "scores", output_format: str = "ttree",
                 threads: int = 1, input_shapes: object = None, particles: str | None = None,
-                sort_by: str | None = None, march: str | None = sharedlib.NATIVE) -> int:
+                sort_by: str | None = None, max_particles: int | None = None,
+                march: str | None = sharedlib.NATIVE) -> int:
     """Score every entry of ``tree`` (a TTree or RNTuple) in ``files`` and write the
     scores into ``output`` in the input's entry order: see :class:`FileJob`."""
     job = FileJob(model, files, tree, columns, names=names, keep=keep,
-                  input_shapes=input_shapes, particles=particles, sort_by=sort_by, march=march)
+                  input_shapes=input_shapes, particles=particles, sort_by=sort_by,
+                  max_particles=max_particles, march=march)
     return job.write(Path(output), output_tree=output_tree, output_format=output_format,
                      threads=threads)
 

@@ -84,9 +84,14 @@ def add_parser(commands: Any, parse_shape: Any) -> None:
     score.add_argument("--sort-by", metavar="COLUMN",
                        help="order each event's particles by this array column, largest "
                        "first (e.g. the constituents' pt)")
+    score.add_argument("--max-particles", type=int, metavar="N",
+                       help="for a model whose particle axis is chosen at run time (-1 in "
+                       "--shape, e.g. 1,-1,3): each event runs at its own number of "
+                       "particles, at most N (beyond it, --particles decides)")
     score.add_argument("--shape", action="append", type=parse_shape, metavar="D0,D1,...",
                        help="the shape of one model input with batch 1 (needed for RVec "
-                       "columns, e.g. 1,20,3); repeat for each input")
+                       "columns, e.g. 1,20,3; -1 for a particle axis chosen at run time); "
+                       "repeat for each input")
     where = score.add_mutually_exclusive_group()
     where.add_argument("--threads", type=int, default=1, metavar="N",
                        help="RDataFrame threads on this machine (default 1)")
@@ -109,7 +114,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
     import ROOT
 
     for option, value in (("--threads", args.threads), ("--workers", args.workers),
-                          ("--partitions", args.partitions)):
+                          ("--partitions", args.partitions),
+                          ("--max-particles", args.max_particles)):
         if value is not None and value < 1:
             raise InputSpecError(f"{option} must be at least 1, not {value}")
     for name in args.input:
@@ -209,7 +215,8 @@ def _score_here(args: argparse.Namespace, progress: Any, partial: Path) -> tuple
         job = columnar.FileJob(str(args.model), list(args.input), args.tree,
                                _columns_argument(args), names=args.name, keep=args.keep,
                                input_shapes=args.shape, particles=args.particles,
-                               sort_by=args.sort_by, march=_march(args))
+                               sort_by=args.sort_by, max_particles=args.max_particles,
+                               march=_march(args))
     start = time.perf_counter()
     entries = job.write(partial, output_tree=args.output_tree, output_format=args.format,
                         threads=args.threads)
@@ -229,7 +236,8 @@ def _score_distributed(args: argparse.Namespace, progress: Any, client: Any, par
     with progress.step("converting and compiling the model"):
         scored = rdf.define(df, args.name, str(args.model), _columns_argument(args),
                             input_shapes=args.shape, march=_march(args),
-                            particles=args.particles, sort_by=args.sort_by)
+                            particles=args.particles, sort_by=args.sort_by,
+                            max_particles=args.max_particles)
     columns = list(dict.fromkeys([*args.name, *args.keep]))
     scratch = Path(tempfile.mkdtemp(prefix=".sofie_score_", dir=partial.parent))
     stack.callback(shutil.rmtree, scratch, True)

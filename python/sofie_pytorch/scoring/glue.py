@@ -10,7 +10,9 @@ A *scorer* is one model with one set of input columns. It has two halves:
   one per thread of a Dask worker process, ``SOFIE::PyTorch::ThreadSessions``), or
   whole batches of events for the columnar path (``sofie_score_columns_<tag>``, a C
   function called through ctypes, a Session per calling thread). The packing code is the
-  same for both, written once here.
+  same for both, written once here. Where the model's particle axis is chosen at run
+  time, each event runs at its own number of particles: on the columnar path the events
+  of equal count are batched together and their outputs put back in entry order.
 - ``<tag>.h``, read by cling (C++17): inline templates that take the columns as
   RDataFrame gives them (any arithmetic type, ``RVec`` or ``std::vector``), cast them to
   the model's input type, and hand them to the library as column views of one event.
@@ -41,6 +43,9 @@ class InputLayout:
     particles fill the first rows of the particle axis (``particles`` long; the features
     along the last axis when ``features_last``, else along the axis before it), the rest
     is zero. A ``mask`` input has no columns: 1 for each particle of the event, then 0.
+    Where the model's particle axis is chosen at run time (``ScorerSpec.particle_param``),
+    ``particles`` is the most an event may have and ``size`` is counted at that many;
+    each call then runs at its own length of that axis.
     """
 
     tensor: str
@@ -55,6 +60,11 @@ class InputLayout:
     @property
     def is_array(self) -> bool:
         return "array" in self.kinds
+
+    @property
+    def per_particle(self) -> int:
+        """Elements per particle (the features, or 1 for a mask) of a particle input."""
+        return self.size // self.particles
 
     @property
     def column_length(self) -> int:
@@ -82,6 +92,9 @@ class ScorerSpec:
     same_output_types: bool
     overflow: str = "refuse"  # events with more particles than the model's axis: or "truncate"
     sort_by: str | None = None  # particles in decreasing order of this array column
+    # The size parameter of a particle axis chosen at run time (each event is run at its
+    # own number of particles, at most the inputs' `particles`), or None: a fixed axis.
+    particle_param: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -90,7 +103,12 @@ class ScorerSpec:
     @property
     def batch(self) -> int:
         """Events per call on the columnar path (1 for a model of fixed batch size 1)."""
-        return BATCH if self.size_params else 1
+        return BATCH if any(p != self.particle_param for p in self.size_params) else 1
+
+    @property
+    def particles(self) -> int:
+        """The particle axis' length (its largest, if chosen at run time); 0: none."""
+        return next((i.particles for i in self.inputs if i.particles), 0)
 
     @property
     def output_size(self) -> int:
@@ -147,7 +165,8 @@ def _run_function(spec: ScorerSpec) -> str:
     """
     infer_args = []
     for k, params in enumerate(spec.infer_params):
-        infer_args += ["m"] * len(params) + [f"w.in{k}.data()"]
+        infer_args += ["P" if p == spec.particle_param else "m" for p in params]
+        infer_args.append(f"w.in{k}.data()")
     if len(spec.outputs) == 1:
         outputs = ["y"]
     elif spec.same_output_types:
@@ -167,13 +186,14 @@ def _run_function(spec: ScorerSpec) -> str:
                 "   } else {\n" + slow.replace("\n   ", "\n      ").replace("   ", "      ", 1)
                 + "   }\n")
     return ("template <typename W>\n"
-            "void Run(W &w, std::size_t m, float *const *outs)\n"
+            "void Run(W &w, std::size_t m, [[maybe_unused]] std::size_t P, float *const *outs)\n"
             "{\n" + body + "}")
 
 
 def _worker_struct(spec: ScorerSpec) -> str:
     """A Session with the input buffers of `batch` events: one per slot or thread."""
-    sizes = "".join(", batch" for _ in spec.size_params)
+    sizes = "".join(f", {spec.particles}" if p == spec.particle_param else ", batch"
+                    for p in spec.size_params)
     members = "\n".join(f"   std::vector<{i.ctype}> in{k};" for k, i in enumerate(spec.inputs))
     inits = "".join(f", in{k}(batch * {i.size})" for k, i in enumerate(spec.inputs))
     return f"""\
@@ -181,39 +201,50 @@ struct Worker {{
    Session session;
 {members}
    std::vector<std::uint32_t> order; // the particles of one event, sorted
+   // a run-time particle axis: the events of a range by particle count, and the outputs
+   // of one batch of them before they go to their events' rows
+   std::vector<std::size_t> events, counts;
+   std::vector<float> outputs;
    std::size_t batch;
    Worker(const std::string &weights, std::size_t batch)
-      : session(weights{sizes}){inits}, batch(batch)
+      : session(weights{sizes}){inits}, outputs(batch * {spec.output_size}), batch(batch)
    {{
    }}
 }};"""
+
+
+def _jagged_columns(spec: ScorerSpec) -> list[int]:
+    """The column numbers of every jagged input column, then the sort column (the last)."""
+    jagged = []
+    position = 0
+    for layout in spec.inputs:
+        for _ in layout.columns:
+            if layout.particles:
+                jagged.append(position)
+            position += 1
+    if spec.sort_by:
+        jagged.append(len(spec.columns) - 1)
+    return jagged
 
 
 def _pack_function(spec: ScorerSpec) -> str:
     """Pack(): event e of the columns into row b of the Worker's input buffers."""
     lines = []
     columns = spec.columns
-    # the column numbers of every jagged input column, then the sort column (the last)
-    jagged_columns = []
-    position = 0
-    for layout in spec.inputs:
-        for _ in layout.columns:
-            if layout.particles:
-                jagged_columns.append(position)
-            position += 1
-    if spec.sort_by:
-        jagged_columns.append(len(columns) - 1)
+    jagged_columns = _jagged_columns(spec)
     if jagged_columns:
         first = jagged_columns[0]
-        particles = next(i.particles for i in spec.inputs if i.particles)
+        particles = spec.particles
+        run_time = "true" if spec.particle_param else "false"
         lines.append(f"   const std::size_t n = Length(c[{first}], e);")
         for j in jagged_columns[1:]:
             lines.append(f"   if (Length(c[{j}], e) != n)\n"
                          f"      {spec.namespace}::Unequal({j}u, Length(c[{j}], e), {first}u, n);")
         if spec.overflow == "refuse":
             lines.append(f"   if (n > {particles})\n"
-                         f"      {spec.namespace}::TooMany({first}u, n, {particles});")
-        lines.append(f"   const std::size_t count = n < {particles} ? n : {particles};")
+                         f"      {spec.namespace}::TooMany({first}u, n, {particles}, {run_time});")
+        # P: the particle axis of this call (the model's, or the event's own count)
+        lines.append("   const std::size_t count = n < P ? n : P;")
         if spec.sort_by:
             sort = len(columns) - 1
             lines += [
@@ -231,17 +262,20 @@ def _pack_function(spec: ScorerSpec) -> str:
     column = 0
     for k, layout in enumerate(spec.inputs):
         t = layout.ctype
-        lines.append(f"   {t} *in{k} = w.in{k}.data() + b * {layout.size};")
+        if layout.particles:  # laid out at this call's particle axis, P
+            lines.append(f"   {t} *in{k} = w.in{k}.data() + b * {layout.per_particle} * P;")
+        else:
+            lines.append(f"   {t} *in{k} = w.in{k}.data() + b * {layout.size};")
         if layout.mask:
-            lines.append(f"   for (std::size_t p = 0; p < {layout.size}; ++p)\n"
+            lines.append("   for (std::size_t p = 0; p < P; ++p)\n"
                          f"      in{k}[p] = p < count ? {t}(1) : {t}(0);")
             continue
         if layout.particles:
             features = len(layout.columns)
-            lines.append(f"   std::fill(in{k}, in{k} + {layout.size}, {t}(0));")
+            lines.append(f"   std::fill(in{k}, in{k} + {features} * P, {t}(0));")
             for j in range(features):
                 dst = (f"in{k}[p * {features} + {j}]" if layout.features_last
-                       else f"in{k}[{j * layout.particles} + p]")
+                       else f"in{k}[{j} * P + p]")
                 src = "src[order[p]]" if spec.sort_by else "src[p]"
                 lines.append(f"   {{\n      const {t} *src = Data<{t}>(c[{column}]) + "
                              f"c[{column}].offsets[e];\n"
@@ -265,8 +299,34 @@ def _pack_function(spec: ScorerSpec) -> str:
                     f"         in{k}[i * {stride} + {j}] = src[i];\n   }}")
             column += 1
     return ("template <typename W>\n"
-            "void Pack(const Column *c, std::size_t e, std::size_t b, W &w)\n"
+            "void Pack(const Column *c, std::size_t e, std::size_t b, W &w, "
+            "[[maybe_unused]] std::size_t P)\n"
             "{\n" + "\n".join(lines) + "\n}")
+
+
+def _particles_function(spec: ScorerSpec) -> str:
+    """RunParticles(): the particle axis to run event e at: the model's own, or, where it
+    is chosen at run time, the event's number of particles (at least 1: an event without
+    any is run at one zero particle with mask 0; at most the largest the Session has)."""
+    if not spec.particle_param:
+        return ("constexpr bool kRunTimeParticles = false;\n"
+                "inline std::size_t RunParticles(const Column *, std::size_t)\n"
+                f"{{\n   return {spec.particles or 1};\n}}")
+    first = _jagged_columns(spec)[0]
+    most = spec.particles
+    return ("constexpr bool kRunTimeParticles = true;\n"
+            "inline std::size_t RunParticles(const Column *c, std::size_t e)\n"
+            f"{{\n   const std::size_t n = Length(c[{first}], e);\n"
+            f"   return n == 0 ? 1 : (n < {most} ? n : {most});\n}}")
+
+
+def _output_offsets(spec: ScorerSpec) -> list[int]:
+    """Where each output starts in the concatenation of all outputs of one event."""
+    offsets, offset = [], 0
+    for out in spec.outputs:
+        offsets.append(offset)
+        offset += out.size
+    return offsets
 
 
 def compiled_source(spec: ScorerSpec) -> str:
@@ -274,14 +334,15 @@ def compiled_source(spec: ScorerSpec) -> str:
     ns = spec.namespace
     weights = c_string(spec.weights) if spec.weights else '""'
     names = ",\n   ".join(c_string(c) for c in spec.columns)
-    offsets = []
-    offset = 0
-    for out in spec.outputs:
-        offsets.append(f"out + {offset}")
-        offset += out.size
+    offsets = [f"out + {offset}" for offset in _output_offsets(spec)]
     n_out = len(spec.outputs)
     out_pointers = "\n".join(f"         at[{k}] = outs[{k}] + start * {o.size};"
                              for k, o in enumerate(spec.outputs))
+    scratch_pointers = "\n".join(f"      at[{k}] = w.outputs.data() + w.batch * {off};"
+                                 for k, off in enumerate(_output_offsets(spec)))
+    scatter = "\n".join(
+        f"            std::copy_n(at[{k}] + b * {o.size}, {o.size}, "
+        f"outs[{k}] + w.events[g + b] * {o.size});" for k, o in enumerate(spec.outputs))
     return f"""\
 // Generated by sofie_pytorch.scoring: the compiled half of scorer {spec.tag}.
 #include "{spec.model_header}"
@@ -306,7 +367,7 @@ namespace {ns} {{
 {COLUMN_STRUCT}
 [[noreturn]] SOFIE_SCORE_API void WrongLength(unsigned column, std::size_t got, std::size_t want);
 [[noreturn]] void Unequal(unsigned column, std::size_t got, unsigned first, std::size_t want);
-[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want);
+[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want, bool runTime);
 }} // namespace {ns}
 
 namespace {{
@@ -371,6 +432,8 @@ void CopyOut(const Vector &y, float *out, std::size_t n, const char *tensor)
 
 {_pack_function(spec)}
 
+{_particles_function(spec)}
+
 {_run_function(spec)}
 
 std::unique_ptr<SOFIE::PyTorch::SlotSessions<Worker>> gSlots;
@@ -394,9 +457,50 @@ SOFIE::PyTorch::ThreadSessions<Worker> &BatchWorkers()
 
 void ScoreOne(Worker &w, const Column *columns, float *out)
 {{
-   Pack(columns, 0, 0, w);
+   const std::size_t P = RunParticles(columns, 0);
+   Pack(columns, 0, 0, w, P);
    float *const outs[] = {{{", ".join(offsets)}}};
-   Run(w, 1, outs);
+   Run(w, 1, P, outs);
+}}
+
+// Events first .. first + n - 1, output k into outs[k], in batches of at most w.batch.
+void ScoreRange(Worker &w, const Column *columns, std::size_t first, std::size_t n,
+                float *const *outs)
+{{
+   float *at[{n_out}];
+   if constexpr (!kRunTimeParticles) {{
+      const std::size_t P = RunParticles(columns, first);
+      for (std::size_t start = 0; start < n; start += w.batch) {{
+         const std::size_t m = std::min(w.batch, n - start);
+         for (std::size_t b = 0; b < m; ++b)
+            Pack(columns, first + start + b, b, w, P);
+{out_pointers}
+         Run(w, m, P, at);
+      }}
+   }} else {{
+      // Each event runs at its own number of particles: the events of equal count (in
+      // entry order) go through the model together, their outputs back to their rows.
+      w.events.resize(n);
+      w.counts.resize(n);
+      for (std::size_t i = 0; i < n; ++i) {{
+         w.events[i] = i;
+         w.counts[i] = RunParticles(columns, first + i);
+      }}
+      std::stable_sort(w.events.begin(), w.events.end(),
+                       [&w](std::size_t a, std::size_t b) {{ return w.counts[a] < w.counts[b]; }});
+{scratch_pointers}
+      for (std::size_t g = 0; g < n;) {{
+         const std::size_t P = w.counts[w.events[g]];
+         std::size_t m = 0;
+         for (; m < w.batch && g + m < n && w.counts[w.events[g + m]] == P; ++m)
+            Pack(columns, first + w.events[g + m], m, w, P);
+         Run(w, m, P, at);
+         for (std::size_t b = 0; b < m; ++b) {{
+{scatter}
+         }}
+         g += m;
+      }}
+   }}
 }}
 }} // namespace
 
@@ -449,13 +553,15 @@ SOFIE_SCORE_API void InferOnThisThread(const Column *columns, float *out)
                            ": the particle lists of one event must have the same length");
 }}
 
-[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want)
+[[noreturn]] void TooMany(unsigned column, std::size_t got, std::size_t want, bool runTime)
 {{
    throw std::length_error(std::string("sofie_pytorch.rdf: column '") + kColumns[column] +
                            "' has " + std::to_string(got) + " particles in this event, the "
                            "model takes at most " + std::to_string(want) +
-                           " (keep the first ones: particles='truncate', "
-                           "--particles truncate)");
+                           (runTime ? " (max_particles, --max-particles; or keep the first "
+                                      "ones: particles='truncate', --particles truncate)"
+                                    : " (keep the first ones: particles='truncate', "
+                                      "--particles truncate)"));
 }}
 }} // namespace {ns}
 
@@ -466,15 +572,7 @@ extern "C" SOFIE_SCORE_API int sofie_score_columns_{spec.tag}(
    std::size_t errorSize)
 {{
    try {{
-      Worker &w = BatchWorkers().Local();
-      float *at[{n_out}];
-      for (std::size_t start = 0; start < n; start += w.batch) {{
-         const std::size_t m = std::min(w.batch, n - start);
-         for (std::size_t b = 0; b < m; ++b)
-            Pack(columns, first + start + b, b, w);
-{out_pointers}
-         Run(w, m, at);
-      }}
+      ScoreRange(BatchWorkers().Local(), columns, first, n, outs);
       return 0;
    }} catch (const std::exception &e) {{
       if (errorSize > 0) {{

@@ -121,31 +121,42 @@ class Layout:
     """How columns fill the model's inputs: column names per input (``[MASK]`` for a
     mask input), each column's kind ("scalar", "array", "mask"), and for jagged particle
     lists what to do beyond the model's particle axis (``particles``: "refuse" or
-    "truncate"; None: arrays must have the model's length exactly) and the column whose
-    decreasing values order the particles (``sort_by``)."""
+    "truncate"; None: arrays must have the model's length exactly), the column whose
+    decreasing values order the particles (``sort_by``), and, for a model whose particle
+    axis is chosen at run time, the most particles an event is run with
+    (``max_particles``)."""
 
     groups: tuple[tuple[str, ...], ...]
     kinds: tuple[tuple[str, ...], ...]
     particles: str | None = None
     sort_by: str | None = None
+    max_particles: int | None = None
 
     @classmethod
     def make(cls, groups: list[list[str]], kinds: list[list[str]], particles: str | None,
-             sort_by: str | None, sort_kind: str | None = None) -> Layout:
+             sort_by: str | None, sort_kind: str | None = None,
+             max_particles: int | None = None) -> Layout:
         has_mask = any(MASK in g for g in groups)
-        if particles is None and (has_mask or sort_by is not None):
+        if max_particles is not None and (isinstance(max_particles, bool)
+                                          or not isinstance(max_particles, int)
+                                          or max_particles < 1):
+            raise InputSpecError(f"max_particles must be a positive integer, not "
+                                 f"{max_particles!r}")
+        if particles is None and (has_mask or sort_by is not None
+                                  or max_particles is not None):
             particles = "refuse"
         if particles is not None and particles not in OVERFLOW:
             raise InputSpecError(f"particles={particles!r}: give 'refuse' (an event with more "
                                  f"particles than the model takes is an error) or 'truncate' "
                                  f"(keep the first ones)")
         if particles is not None and not any("array" in k for k in kinds):
-            raise ColumnError("particle lists (particles=, sort_by= or a mask input) need "
-                              "array (RVec) input columns")
+            raise ColumnError("particle lists (particles=, sort_by=, max_particles= or a mask "
+                              "input) need array (RVec) input columns")
         if sort_by is not None and sort_kind != "array":
             raise ColumnError(f"sort_by={sort_by!r} must be an array (RVec) column with one "
                               f"value per particle")
-        return cls(tuple(map(tuple, groups)), tuple(map(tuple, kinds)), particles, sort_by)
+        return cls(tuple(map(tuple, groups)), tuple(map(tuple, kinds)), particles, sort_by,
+                   max_particles)
 
     @property
     def columns(self) -> list[str]:
@@ -191,12 +202,10 @@ def _convert(model: object, shapes: object, dtypes: object, workdir: Path, stem:
     return _Model(rmodel, header, weights, f"SOFIE_{stem}")
 
 
-def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[int, list[str]]:
-    """Elements per event of a tensor whose first axis is the batch (1 or run-time)."""
-    params = [d for d in shape if isinstance(d, str)]
+def _event_dims(tensor: str, shape: tuple[int | str, ...], role: str) -> list[int | str]:
+    """The dimensions of one event of a tensor whose first axis is the batch (1 or
+    run-time)."""
     dims = list(shape)
-    if len(dims) == 1 and isinstance(dims[0], str):
-        return 1, params  # one value per event along a run-time batch axis
     if len(dims) >= 2:
         batch = dims.pop(0)
         if isinstance(batch, int) and batch != 1:
@@ -204,6 +213,15 @@ def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[i
                 f"{role} {tensor} has batch size {batch}: scoring runs one event per call; "
                 f"convert the model with a batch size of 1 (or -1, chosen at run time)"
             )
+    return dims
+
+
+def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[int, list[str]]:
+    """Elements per event of a tensor whose first axis is the batch (1 or run-time)."""
+    params = [d for d in shape if isinstance(d, str)]
+    if len(shape) == 1 and isinstance(shape[0], str):
+        return 1, params  # one value per event along a run-time batch axis
+    dims = _event_dims(tensor, shape, role)
     if any(isinstance(d, str) for d in dims):
         raise InputSpecError(
             f"{role} {tensor} has shape {list(shape)}: scoring needs a fixed size per event "
@@ -215,60 +233,84 @@ def _event_size(tensor: str, shape: tuple[int | str, ...], role: str) -> tuple[i
     return size, params
 
 
-def _particle_axis(info: Any, group: list[str]) -> tuple[int, bool]:
+def _particle_axis(info: Any, group: list[str]) -> tuple[int | str, bool]:
     """(particles, features_last) of an input filled by jagged particle lists: shape
     (batch, P, F) with F = the number of columns, or (batch, F, P) (channels first, as
-    ParticleNet's), or (batch, P) for one column."""
-    dims = list(info.shape[1:])
+    ParticleNet's), or (batch, P) for one column. P is a number, or the name of a size
+    chosen at run time."""
+    dims = _event_dims(info.name, info.shape, "model input")
     k = len(group)
     names = ", ".join(f"'{c}'" for c in group)
     if len(dims) == 1 and k == 1:
-        return int(dims[0]), True
+        return dims[0], True
     if len(dims) == 2:
         if dims[1] == k:
-            return int(dims[0]), True
+            return dims[0], True
         if dims[0] == k:
-            return int(dims[1]), False
+            return dims[1], False
     raise ColumnError(
         f"model input {info.name} has shape {list(info.shape)}: {k} particle column(s) "
         f"({names}) fill an input of shape (batch, particles, {k}) or (batch, {k}, particles)"
     )
 
 
+def _most_particles(info: Any, axis: int | str, layout: Layout) -> int:
+    """The particle axis' length in the Session: the model's, or for an axis chosen at
+    run time the most particles an event is run with (max_particles)."""
+    if isinstance(axis, str):
+        if layout.max_particles is None:
+            raise ColumnError(
+                f"model input {info.name} has shape {list(info.shape)}: its particle axis "
+                f"({axis}) is chosen at run time, so each event runs at its own number of "
+                f"particles; give the most an event may have: max_particles= "
+                f"(--max-particles), beyond which particles= says what happens")
+        return layout.max_particles
+    if layout.max_particles is not None and layout.max_particles != axis:
+        raise ColumnError(
+            f"max_particles={layout.max_particles}: model input {info.name} has a fixed "
+            f"particle axis of {axis} (shape {list(info.shape)}); max_particles is for a "
+            f"model converted with that axis chosen at run time (-1)")
+    return int(axis)
+
+
 def _input_layout(info: Any, group: list[str], kinds: list[str], layout: Layout,
-                  particles: int) -> InputLayout:
+                  axis: int | str | None) -> tuple[InputLayout, int | str | None]:
+    """How the input is filled, and the particle axis (of this input or one before)."""
     ctype = INPUT_CTYPES.get(info.dtype)
     if ctype is None:
         raise InputSpecError(
             f"model input {info.name} is {info.dtype}: scoring fills float and int64 inputs"
         )
-    size, _ = _event_size(info.name, info.shape, "model input")
     if group == [MASK]:
-        if not particles:
+        if axis is None:
             raise ColumnError(f"model input {info.name} is a mask ({MASK!r}), but no input "
                               f"before it is filled by particle lists")
-        if size != particles:
+        dims = [d for d in _event_dims(info.name, info.shape, "model input") if d != 1]
+        if dims != [axis]:
             raise ColumnError(f"mask input {info.name} has shape {list(info.shape)}: "
-                              f"{size} values per event, the particle axis has {particles}")
-        return InputLayout(info.name, ctype, size, (), (), particles, True, mask=True)
+                              f"{dims or [1]} per event, the particle axis is {axis}")
+        most = _most_particles(info, axis, layout)
+        return InputLayout(info.name, ctype, most, (), (), most, True, mask=True), axis
     names = ", ".join(f"'{c}'" for c in group)
     if "array" in kinds and "scalar" in kinds:
         raise ColumnError(
             f"model input {info.name}: columns {names} mix scalar and array (RVec) columns; "
             f"give one input either scalars or arrays"
         )
+    if "array" in kinds and layout.particles is not None:
+        own, features_last = _particle_axis(info, group)
+        if axis is not None and own != axis:
+            raise ColumnError(f"model input {info.name} has {own} particles, an input before "
+                              f"it {axis}: particle lists fill one particle axis")
+        most = _most_particles(info, own, layout)
+        return InputLayout(info.name, ctype, most * len(group), tuple(group), tuple(kinds),
+                           most, features_last), own
+    size, _ = _event_size(info.name, info.shape, "model input")
     if "array" not in kinds and len(group) != size:
         raise ColumnError(
             f"model input {info.name} takes {size} values per event (shape "
             f"{list(info.shape)}), {len(group)} scalar column(s) given: {names}"
         )
-    if "array" in kinds and layout.particles is not None:
-        axis, features_last = _particle_axis(info, group)
-        if particles and axis != particles:
-            raise ColumnError(f"model input {info.name} has {axis} particles, an input before "
-                              f"it {particles}: particle lists fill one particle axis")
-        return InputLayout(info.name, ctype, size, tuple(group), tuple(kinds), axis,
-                           features_last)
     if "array" in kinds and len(group) > 1:
         last = info.shape[-1]
         if last != len(group):
@@ -277,7 +319,7 @@ def _input_layout(info: Any, group: list[str], kinds: list[str], layout: Layout,
                 f"columns ({names}) are read as the {len(group)} features of its last axis, "
                 f"which has {last}"
             )
-    return InputLayout(info.name, ctype, size, tuple(group), tuple(kinds))
+    return InputLayout(info.name, ctype, size, tuple(group), tuple(kinds)), axis
 
 
 def _spec(tag: str, model: _Model, layout: Layout) -> ScorerSpec:
@@ -292,10 +334,16 @@ def _spec(tag: str, model: _Model, layout: Layout) -> ScorerSpec:
             f"{len(layout.groups)} column list(s) given"
         )
     layouts: list[InputLayout] = []
-    particles = 0
+    axis: int | str | None = None
     for info, group, kinds in zip(inputs, layout.groups, layout.kinds):
-        layouts.append(_input_layout(info, list(group), list(kinds), layout, particles))
-        particles = particles or layouts[-1].particles
+        made, axis = _input_layout(info, list(group), list(kinds), layout, axis)
+        layouts.append(made)
+    particle_param = axis if isinstance(axis, str) else None
+    for output in outputs:
+        if particle_param is not None and particle_param in output.shape:
+            raise InputSpecError(
+                f"output {output.name} has shape {list(output.shape)}: a value per particle "
+                f"({particle_param}); scoring writes a fixed number of values per event")
     seen: list[str] = []
     infer_params = []
     for info in inputs:
@@ -311,6 +359,7 @@ def _spec(tag: str, model: _Model, layout: Layout) -> ScorerSpec:
         inputs=tuple(layouts), outputs=out_layouts,
         same_output_types=len({o.dtype for o in outputs}) == 1,
         overflow=layout.particles or "refuse", sort_by=layout.sort_by,
+        particle_param=particle_param,
     )
 
 
@@ -344,9 +393,7 @@ def _digest(model: _Model, spec: ScorerSpec, march: str | None) -> str:
     digest.update(model.header.read_bytes())
     if model.weights is not None:
         digest.update(model.weights.read_bytes())
-    digest.update(repr((spec.model_namespace, spec.size_params, spec.infer_params,
-                        spec.inputs, spec.outputs, spec.same_output_types, spec.overflow,
-                        spec.sort_by)).encode())
+    digest.update(repr(spec).encode())  # made with an empty tag: the layout, not the name
     for source in (Path(glue.__file__), Path(sharedlib.__file__),
                    Path(sharedlib.project_include_dir()) / "SofiePyTorch" / "SlotSessions.hxx"):
         digest.update(source.read_bytes())

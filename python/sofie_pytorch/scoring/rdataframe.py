@@ -161,7 +161,7 @@ def define(df: Any, names: str | Sequence[str], model: object,
            input_shapes: object = None, dtypes: object = None,
            workdir: str | os.PathLike[str] | None = None,
            march: str | None = None, particles: str | None = None,
-           sort_by: str | None = None) -> Any:
+           sort_by: str | None = None, max_particles: int | None = None) -> Any:
     """Add the model's outputs to df as new columns; return the new RDataFrame node.
 
     ``names``: one name (a ``float`` column for a model with one scalar output, else an
@@ -185,6 +185,13 @@ def define(df: Any, names: str | Sequence[str], model: object,
     particles before they are placed (and truncated). Particle lists of one event must
     have the same length.
 
+    A model converted with its particle axis chosen at run time (``-1`` there in
+    ``input_shapes``, e.g. ``[[1, -1, 3], [1, -1]]``, or a ``convert`` result made so)
+    runs each event at its own number of particles instead, the mask all ones (an event
+    without particles at one zero particle, mask 0); ``max_particles`` is then the most
+    an event is run with (the Session's buffers are made for it), beyond which
+    ``particles`` refuses or truncates as above.
+
     ``workdir``: where compiled scorers are kept (default ``$SOFIE_PYTORCH_CACHE`` or
     ``~/.cache/sofie_pytorch/scorers``); a library is reused whenever the same model
     code, weights, column layout and target CPU come again, in this process or another.
@@ -207,7 +214,7 @@ def define(df: Any, names: str | Sequence[str], model: object,
         raise InputSpecError(f"names must be a column name or a list of them, not {names!r}")
     groups = column_groups(columns)
     kinds, sort_kind = column_kinds(df, groups, sort_by)
-    layout = Layout.make(groups, kinds, particles, sort_by, sort_kind)
+    layout = Layout.make(groups, kinds, particles, sort_by, sort_kind, max_particles)
     if march is None:
         march = sharedlib.portable_march() if _is_distributed(df) else sharedlib.NATIVE
     return add_columns(scorer(model, layout, input_shapes, dtypes, workdir, march), df,
