@@ -106,7 +106,8 @@ def _parse(command: list[str]) -> _Command | None:
         elif arg in ("-E", "-S", "-c", "-M", "-MM", "-MD", "-MMD", "-MF", "-x", "-L", "-B",
                      "-specs", "-wrapper", "-fplugin", "-save-temps") \
                 or arg.startswith(("-L", "-B", "-fplugin", "-specs", "--sysroot", "-x",
-                                   "-Xlinker", "-M", "@")):
+                                   "-Xlinker", "-M", "@", "-fprofile-use",
+                                   "-fauto-profile")):
             return None  # not a plain compile-and-link, or it reads files the key misses
         elif arg.startswith("-Wl,") and any(Path(part).exists() for part in arg.split(",")[1:]):
             return None  # a linker option naming a file (a script, a library) it reads
