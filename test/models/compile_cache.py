@@ -274,51 +274,6 @@ def _prune(cache: Path) -> None:
         total -= size
 
 
-_REPO = Path(__file__).resolve().parents[2]
-_SCORER_KEEP = 2
-
-
-def scorer_cache() -> Path | None:
-    """The directory for the scorer libraries the scoring tests compile (the package's own
-    cache, SOFIE_PYTORCH_CACHE), kept between runs in the compile cache, or None without one.
-
-    The package names each scorer after a hash of its model code, weights, column layout,
-    target CPU and two of its sources; this directory is named after what that leaves out:
-    every source of the package and every project header (python/sofie_pytorch, inc), the
-    static OpenBLAS linked in, the compiler, and the variables that choose them. The two
-    most recently used such directories are kept.
-    """
-    cache = default_cache()
-    if cache is None:
-        return None
-    h = hashlib.sha256(_RECIPE + b" scorers")
-    compiler = os.environ.get("CXX", "g++")
-    _field(h, "compiler", _compiler_identity(compiler))
-    for variable in ("CXX", "SOFIE_PYTORCH_OPENBLAS_A", "CPATH", "CPLUS_INCLUDE_PATH",
-                     "LIBRARY_PATH"):
-        _field(h, variable, os.environ.get(variable, "<unset>").encode())
-    for tree in ("python/sofie_pytorch", "inc"):
-        for path in sorted((_REPO / tree).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                _field(h, path.relative_to(_REPO).as_posix(), path.read_bytes())
-    from sofie_pytorch.running.sharedlib import CompileError, static_openblas
-
-    try:
-        blas = os.path.realpath(static_openblas())
-        _field(h, "openblas", _file_digest(blas, _stat(blas)).encode())
-    except CompileError:
-        _field(h, "openblas", b"<missing>")  # the scorers' compiles fail and say why
-    root = cache / "scorers"
-    directory = root / h.hexdigest()[:32]
-    directory.mkdir(parents=True, exist_ok=True)
-    os.utime(directory)
-    others = sorted((p for p in root.iterdir() if p.is_dir() and p != directory),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in others[_SCORER_KEEP - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
-    return directory
-
-
 def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print("usage: compile_cache.py CACHE_DIR COMPILER ARGS...", file=sys.stderr)

@@ -11,25 +11,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import compile_cache
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-# Compiled scorers of the tests (and of the scripts they run, which inherit the variable)
-# go to a directory of their own, never the user's cache: in the build tree, kept between
-# runs (test/models/compile_cache.py: named after everything the package's own scorer key
-# leaves out, so a changed package source, header, BLAS or compiler starts an empty one),
-# or, without a build tree, a temporary one removed at the end. Either way each model and
-# column layout is compiled once.
+# Compiled scorers of this test session (and of the scripts it runs, which inherit the
+# variable) go to a directory of their own, removed at the end: the tests neither use
+# nor fill the user's cache, yet compile each model and column layout once.
 if "SOFIE_PYTORCH_CACHE" not in os.environ:
-    _kept = compile_cache.scorer_cache()
-    if _kept is not None:
-        os.environ["SOFIE_PYTORCH_CACHE"] = str(_kept)
-    else:
-        os.environ["SOFIE_PYTORCH_CACHE"] = tempfile.mkdtemp(prefix="sofie_pytorch_test_scorers_")
-        atexit.register(shutil.rmtree, os.environ["SOFIE_PYTORCH_CACHE"], True)
+    os.environ["SOFIE_PYTORCH_CACHE"] = tempfile.mkdtemp(prefix="sofie_pytorch_test_scorers_")
+    atexit.register(shutil.rmtree, os.environ["SOFIE_PYTORCH_CACHE"], True)
 
 RTOL, ATOL = 1e-4, 1e-5
 VARIABLES = ["px", "py", "pz", "e"]

@@ -135,22 +135,3 @@ def test_the_cache_can_be_switched_off(monkeypatch, value):
     monkeypatch.setenv(compile_cache.DIR_ENV, value)
     assert compile_cache.default_cache() is None
 
-
-def test_the_scorer_directory_changes_with_any_package_source_or_header(tmp_path, monkeypatch):
-    repo = tmp_path / "repo"
-    (repo / "python" / "sofie_pytorch").mkdir(parents=True)
-    (repo / "inc").mkdir()
-    source, header = repo / "python" / "sofie_pytorch" / "glue.py", repo / "inc" / "x.hxx"
-    source.write_text("A = 1\n")
-    header.write_text("// 1\n")
-    monkeypatch.setattr(compile_cache, "_REPO", repo)
-    monkeypatch.setenv(compile_cache.DIR_ENV, str(tmp_path / "cache"))
-    first = compile_cache.scorer_cache()
-    assert first is not None and first.is_dir() and compile_cache.scorer_cache() == first
-    source.write_text("A = 2\n")
-    second = compile_cache.scorer_cache()
-    header.write_text("// 2\n")
-    third = compile_cache.scorer_cache()
-    assert len({first, second, third}) == 3
-    # the two most recently used are kept
-    assert not first.exists() and second.is_dir() and third.is_dir()
