@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import compile_cache
@@ -135,3 +136,19 @@ def test_the_cache_can_be_switched_off(monkeypatch, value):
     monkeypatch.setenv(compile_cache.DIR_ENV, value)
     assert compile_cache.default_cache() is None
 
+
+
+def test_the_command_for_ctest_compiles_once_and_passes_failures_on(tmp_path, monkeypatch):
+    monkeypatch.delenv(compile_cache.DIR_ENV, raising=False)
+    cache, directory = tmp_path / "cache", _project(tmp_path / "p")
+    script = Path(compile_cache.__file__)
+    command = [sys.executable, str(script), str(cache), "g++", "-O1",
+               str(directory / "main.cxx"), "-o", str(directory / "prog")]
+    for _ in range(2):
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert _output(directory) == "1"
+    assert len((cache / "compiles.tsv").read_text().splitlines()) == 1  # compiled once
+    (directory / "main.cxx").write_text("int main() { return undeclared; }\n")
+    failed = subprocess.run(command, capture_output=True, text=True)
+    assert failed.returncode != 0 and "undeclared" in failed.stderr
