@@ -236,8 +236,19 @@ def _note(cache: Path, name: str, seconds: float) -> None:
     """Appends the compile's time to cache/compiles.tsv (what each hit saves: see how much
     time the cache holds with `awk '{s+=$2} END {print s}' build/test-cache/compiles.tsv`).
     One short line per write: appends from several processes do not interleave."""
-    with open(cache / "compiles.tsv", "a") as log:
-        log.write(f"{name}\t{seconds:.2f}\n")
+    log = cache / "compiles.tsv"
+    with open(log, "a") as out:
+        out.write(f"{name}\t{seconds:.2f}\n")
+    if log.stat().st_size > 2**20:  # bounded too: the last 5000 compiles (a log, not a key)
+        lines = log.read_text().splitlines(keepends=True)[-5000:]
+        _publish_text(log, "".join(lines))
+
+
+def _publish_text(path: Path, text: str) -> None:
+    fd, staged = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(staged, path)
 
 
 def _publish(program: Path, entry: Path) -> None:
