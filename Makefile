@@ -101,7 +101,10 @@ $(VENV)/.test-requirements.stamp: test/requirements.txt test/requirements-no-dep
 # instead of re-sorting them by their number of tests.
 PYTEST := $(PY) -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
-# The whole suite, including `pip install .` into a new virtual environment. ctest and
+# The whole suite, including `pip install .` into a new virtual environment. Programs the
+# tests compile from generated code are kept in build/test-cache/ (test/models/compile_cache.py:
+# keyed on the preprocessed source, flags, compiler and libraries), so a rerun recompiles only
+# what changed; SOFIE_PYTORCH_TEST_CACHE=off compiles everything. ctest and
 # pytest both run and both report; the exit status is pytest's, or ctest's if only ctest
 # failed.
 test: build $(VENV)/.test-requirements.stamp

@@ -155,9 +155,13 @@ std::vector<std::vector<float>> CompileAndRun(const std::string &dir, const std:
       WriteBytes(base / ("in" + std::to_string(i) + ".bin"), inputs[i]);
    // Plain C++17 and the system's OpenBLAS: what a user's analysis code would use.
    // (-include: the standard headers, precompiled by the build for exactly these flags)
-   Run(std::string(SOFIE_PYTORCH_TEST_CXX) + " -std=c++17 -O1 -include " + SOFIE_PYTORCH_TEST_PCH + " -I" + dir +
-       " " + (base / "driver.cxx").string() +
-       " -o " + (base / "driver").string() + " " + SOFIE_PYTORCH_TEST_BLAS);
+   // Through the tests' compile cache (test/models/compile_cache.py, build/test-cache/):
+   // a program whose preprocessed source, flags, compiler and BLAS are unchanged since an
+   // earlier run is copied from there instead of compiled again.
+   Run(std::string(SOFIE_PYTORCH_TEST_PYTHON) + " " + SOFIE_PYTORCH_TEST_COMPILE_CACHE + " " +
+       SOFIE_PYTORCH_TEST_CACHE_DIR + " " + SOFIE_PYTORCH_TEST_CXX + " -std=c++17 -O1 -include " +
+       SOFIE_PYTORCH_TEST_PCH + " -I" + dir + " " + (base / "driver.cxx").string() + " -o " +
+       (base / "driver").string() + " " + SOFIE_PYTORCH_TEST_BLAS);
    Run((base / "driver").string() + " " + dir);
    std::vector<std::vector<float>> outputs;
    for (size_t i = 0; fs::exists(base / ("out" + std::to_string(i) + ".bin")); ++i)
