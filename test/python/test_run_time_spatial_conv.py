@@ -7,8 +7,9 @@ with and read it back as a plane of the run-time size: silently wrong below the 
 (rewrites/fusion.py now adds the bias after the Conv). Every case is converted once,
 compiled into one program (g++ -O1) and run at length 1, a middle one and the maximum,
 against Torch (rtol 1e-4, atol 1e-5): with and without a bias, stride, padding,
-dilation, groups, depthwise, few and many channels, a ReLU after it (fused with the bias
-Add into one loop), 1-D and 2-D with one or both sizes chosen at run time.
+dilation, groups, depthwise, few and many channels, a ReLU after it, 1-D, 2-D (one or
+both sizes) and 3-D. (Our own convolution operators take fixed spatial sizes only, so
+every case runs on the engine's Conv.)
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ CASES: dict[str, tuple[Callable[[], nn.Module], list[int], list[list[int]]]] = {
     "Grouped2dRelu": (lambda: _named("Grouped2dRelu",
                                      nn.Conv2d(32, 64, 3, padding=1, groups=4), nn.ReLU()),
                       [1, 32, -1, 5], _SIZES_2D),
+    "Conv3d": (lambda: _named("Conv3d", nn.Conv3d(2, 4, 3, padding=1)),
+               [1, 2, 3, -1, 4], _SIZES_2D),
 }
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .registry import Context, rewrite
+from ...errors import UnsupportedOperatorError
+from .registry import Context, attr, rewrite
 
 
 @rewrite("Add")
@@ -53,10 +54,19 @@ def _bias_after_run_time_conv(node: onnx.NodeProto,
                               ctx: Context) -> list[onnx.NodeProto] | None:
     """Conv(X, W, B) -> Add(Conv(X, W), B as (C, 1, ...)) when an output spatial size is
     chosen at run time (see the module's docstring)."""
-    shape = ctx.shapes.get(node.output[0])
-    if shape is None or len(shape) < 3 or all(isinstance(d, int) and d > 0 for d in shape[2:]):
-        return None
-    ones = len(shape) - 2
+    ones = _spatial_rank(node, ctx)
+    shape = ctx.shapes.get(node.output[0]) or ctx.shapes.get(node.input[0])
+    if shape is not None:
+        if all(isinstance(d, int) and d > 0 for d in shape[2:]):
+            return None
+    elif not _has_run_time_inputs(ctx.graph):
+        return None  # shapes not inferred, but every size is fixed
+    if ones is None:
+        raise UnsupportedOperatorError(
+            f"Conv node '{node.name}': the number of its spatial axes is not known, and its "
+            f"sizes may be chosen at run time; the engine's Conv would add its bias wrongly "
+            f"below the largest size. Give every size of the model's inputs, or a constant "
+            f"weight", {"Conv": [node.name]})
     unbiased = onnx.NodeProto()
     unbiased.CopyFrom(node)
     del unbiased.input[2:]
@@ -74,6 +84,19 @@ def _bias_after_run_time_conv(node: onnx.NodeProto,
     nodes.append(helper.make_node("Add", [product, bias], list(node.output),
                                   name=f"{node.name}/bias"))
     return nodes
+
+
+def _spatial_rank(node: onnx.NodeProto, ctx: Context) -> int | None:
+    weight = ctx.constants.get(node.input[1])
+    if weight is not None:
+        return weight.ndim - 2
+    kernel = attr(node, "kernel_shape", None)
+    return len(kernel) if kernel else None
+
+
+def _has_run_time_inputs(graph: onnx.GraphProto) -> bool:
+    return any(not d.HasField("dim_value") for i in graph.input
+               for d in i.type.tensor_type.shape.dim)
 
 
 def _conv_bias_initializer(node: onnx.NodeProto, ctx: Context) -> list[onnx.NodeProto] | None:
