@@ -15,6 +15,10 @@ largest), then hands that buffer to the GEMM as a plane of the run-time size: at
 size the rows are misaligned and the result is silently wrong (off by up to the bias). The
 bias then becomes an Add of a (C, 1, ...) constant after the Conv, which broadcasts at run
 time; a 2-D constant is not one the parser fuses back into the Conv (it fuses 1-D ones).
+Where ONNX shape inference lost sizes that are in fact fixed (ParticleNet's EdgeConvs at a
+run-time batch size) this applies too: the same values, and the Add fuses with the
+BatchNorm and ReLU after it (graph/fusion.py). The engine's ConvTranspose refuses run-time
+spatial sizes itself.
 """
 
 from __future__ import annotations
