@@ -85,9 +85,10 @@ def _code_name(key: str) -> str:
 
 
 def _driver_block(directory: Path, key: str, inputs: list[np.ndarray],
-                  runtime_sizes: list[int] | None, runs: int) -> str:
+                  runtime_sizes: list[int] | None, runs: int,
+                  session_sizes: list[int] | None = None) -> str:
     """The driver's code for one run of a model: read its inputs, run it `runs` times,
-    write."""
+    write. The Session is made with session_sizes if given, else runtime_sizes."""
     sizes = [str(s) for s in runtime_sizes or []]
     name, stem = _code_name(key), key.replace("@", ".")
     lines = [f'   if (which == "{key}") {{',
@@ -97,7 +98,7 @@ def _driver_block(directory: Path, key: str, inputs: list[np.ndarray],
         np.ascontiguousarray(x).tofile(directory / f"{stem}.in{i}.bin")
         lines.append(f'      auto in{i} = Read<{_CXX_TYPES[x.dtype]}>("{stem}.in{i}.bin");')
         args.append(f"in{i}.data()")
-    session_args = "".join(f", {s}" for s in sizes)
+    session_args = "".join(f", {s}" for s in (session_sizes or sizes))
     lines += [f'      SOFIE_{name}::Session session("{name}.dat"{session_args});',
               f"      for (int run = 0; run < {runs}; ++run)",
               f"         Put(out, session.infer({', '.join(args)}));", "   }"]
@@ -110,6 +111,7 @@ def compile_and_run_many(
     runtime_sizes: list[int] | dict[str, list[int]] | None = None,
     runs: int = 1,
     flags: tuple[str, ...] = ("-O1",),
+    session_sizes: dict[str, list[int]] | None = None,
 ) -> dict[str, list[np.ndarray] | str]:
     """Compile the generated code of several models (directory/NAME.hxx, namespace
     SOFIE_NAME) into one program, run each model in its own process, and return its
@@ -119,7 +121,9 @@ def compile_and_run_many(
     runtime_sizes are passed first to infer(), for models with dimensions chosen at run
     time. With runs > 1 the same session runs again: outputs are concatenated per run.
     flags are the compiler's optimisation options. A key "NAME@case" runs NAME's code
-    again (on other inputs); runtime_sizes may then be given per key.
+    again (on other inputs); runtime_sizes may then be given per key. session_sizes (per
+    key) are the sizes the Session is made with instead of runtime_sizes: the largest a
+    run may take, as a user sizes it once and runs smaller inputs.
     """
     includes = "\n".join(f'#include "{name}.hxx"'
                          for name in dict.fromkeys(map(_code_name, models)))
@@ -127,7 +131,8 @@ def compile_and_run_many(
     def sizes_of(key: str) -> list[int] | None:
         return runtime_sizes.get(key) if isinstance(runtime_sizes, dict) else runtime_sizes
 
-    blocks = "\n".join(_driver_block(directory, key, inputs, sizes_of(key), runs)
+    blocks = "\n".join(_driver_block(directory, key, inputs, sizes_of(key), runs,
+                                      (session_sizes or {}).get(key))
                        for key, inputs in models.items())
     stem = "driver" if len(models) == 1 else "drivers"
     (directory / f"{stem}.cxx").write_text(
@@ -149,7 +154,7 @@ def compile_and_run_many(
         results: dict[str, list[np.ndarray] | str] = {}
         for name, inputs in models.items():
             results.update(compile_and_run_many(directory, {name: inputs}, runtime_sizes, runs,
-                                                flags))
+                                                flags, session_sizes))
         return results
     results = {}
     for name in models:

@@ -8,8 +8,10 @@ together, more than one batch of them) and the score command.
 A model that averages over its particle axis without the mask shows that the length is
 the event's own: padded to a fixed axis its scores differ.
 
-(Conv1d with a run-time length converts but computes wrong values at this commit, so the
-channels-first model is not used here; see the report of session 9.)"""
+A channels-first model (a Conv1d with a bias over the run-time particle axis, as
+ParticleNet's inputs) runs at each event's own length too: the engine's Conv added its bias
+wrongly below max_particles until its bias became a separate Add
+(test_run_time_spatial_conv.py has the layer cases)."""
 
 from __future__ import annotations
 
@@ -68,12 +70,14 @@ def data(workdir):
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(23)
-    return {"deepsets": sh.DeepSets().eval(), "mean": MeanOverParticles().eval()}
+    return {"deepsets": sh.DeepSets().eval(), "mean": MeanOverParticles().eval(),
+            "channels_first": sh.ChannelsFirst().eval()}
 
 
 @pytest.fixture(scope="module")
 def converted(models, workdir):
-    shapes = {"deepsets": [[-1, -1, F], [-1, -1]], "mean": [[-1, -1, F]]}
+    shapes = {"deepsets": [[-1, -1, F], [-1, -1]], "mean": [[-1, -1, F]],
+              "channels_first": [[-1, F, -1], [-1, 1, -1]]}
     return {name: sofie_pytorch.convert(m, workdir / name, shapes[name], dynamic_batch=True)
             for name, m in models.items()}
 
@@ -128,6 +132,25 @@ def test_score_arrays_batches_events_of_equal_count(converted, models):
         want = own_length(models[name], arrays, most=8, mask=name == "deepsets")
         assert got.shape == (len(counts),)
         sh.assert_close(got, want)
+
+
+def test_channels_first_conv_at_each_events_own_length(converted, models):
+    # (N, features, particles) and a (N, 1, particles) mask; lengths 1 to max_particles,
+    # each below the size the model's buffers are made for except the last
+    counts = np.arange(60) % 9
+    arrays = awkward_arrays(counts, seed=7)
+    got = columnar.score_arrays(converted["channels_first"], arrays,
+                                [sh.PARTICLE_FEATURES, rdf.MASK], sort_by="j_pt",
+                                particles="truncate", max_particles=8)
+    want = []
+    for i, count in enumerate(counts):
+        event = {name: [np.asarray(arrays[name][i])] for name in sh.PARTICLE_FEATURES}
+        x, mask = sh.padded(event, sh.PARTICLE_FEATURES, particles=min(max(count, 1), 8),
+                            sort_by="j_pt", features_last=False)
+        (out,) = sh.torch_outputs(models["channels_first"], x, mask[:, None, :])
+        want.append(out[0])
+    assert got.shape == (len(counts), 2)
+    sh.assert_close(got, np.stack(want))
 
 
 def test_beyond_max_particles_is_refused_by_default(converted, data):
